@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _pip(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "pip", *args], check=True, capture_output=True, text=True)
+
+
+@pytest.fixture
+def installed_plugin(request) -> Iterator[str]:
+    """pip-install a fixture plugin from its folder (no network), uninstall it afterwards."""
+    if sys.prefix == sys.base_prefix:
+        pytest.skip("installs packages: run inside a virtual environment (nox -s integration)")
+    folder, dist = request.param
+    _pip("install", "--quiet", "--no-index", "--no-deps", "--no-build-isolation", str(FIXTURES / folder))
+    try:
+        yield dist
+    finally:
+        _pip("uninstall", "--yes", "--quiet", dist)

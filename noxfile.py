@@ -1,0 +1,156 @@
+"""nox sessions, generated from the distributions found under packages/ and plugins/.
+
+* ``tests-<distribution>``: a fresh venv with that distribution, its infd dependencies and its test
+  extra only; checks that ``infd plugins --json`` lists its entry points; runs its tests.
+* ``integration``: everything installed; runs ``integration_tests/``.
+* ``lint``: ruff check and ruff format --check.
+* ``bench``: runs every script in ``benchmarks/`` (not part of the default run).
+
+torch is installed once into a shared folder (``.nox/_torch``) that every session's venv sees through a
+``.pth`` file, so no session downloads or unpacks it again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import nox
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ROOT = Path(__file__).parent.resolve()
+TORCH_PIN = "torch==2.13.0"
+TEST_TOOLS = ["pytest>=7"]
+BUILD_TOOLS = ["hatchling>=1.18"]
+
+nox.options.error_on_missing_interpreters = True
+
+
+@dataclasses.dataclass(frozen=True)
+class Dist:
+    name: str
+    path: Path
+    infd_deps: tuple[str, ...]
+    entry_points: tuple[str, ...]
+    extras: tuple[str, ...]
+
+
+def _requirement_name(requirement: str) -> str:
+    for stop in "<>=!~;[ (":
+        requirement = requirement.split(stop, 1)[0]
+    return requirement.strip().lower()
+
+
+def find_distributions() -> dict[str, Dist]:
+    """Every distribution under packages/ and plugins/, read from its pyproject.toml."""
+    found = {}
+    for pyproject in sorted(
+        [*ROOT.glob("packages/*/pyproject.toml"), *ROOT.glob("plugins/*/pyproject.toml")]
+    ):
+        project = tomllib.loads(pyproject.read_text())["project"]
+        deps = tuple(_requirement_name(r) for r in project.get("dependencies", []))
+        found[project["name"]] = Dist(
+            name=project["name"],
+            path=pyproject.parent,
+            infd_deps=tuple(d for d in deps if d.startswith("infd-")),
+            entry_points=tuple(project.get("entry-points", {}).get("infd", {})),
+            extras=tuple(project.get("optional-dependencies", {})),
+        )
+    return found
+
+
+DISTRIBUTIONS = find_distributions()
+
+
+def infd_closure(name: str) -> list[Dist]:
+    """The distribution and every infd distribution it needs, dependencies first."""
+    ordered: list[Dist] = []
+
+    def visit(dist_name: str) -> None:
+        if dist_name not in DISTRIBUTIONS:
+            raise ValueError(f"{name} depends on {dist_name}, which is not in this repository")
+        dist = DISTRIBUTIONS[dist_name]
+        for dep in dist.infd_deps:
+            visit(dep)
+        if dist not in ordered:
+            ordered.append(dist)
+
+    visit(name)
+    return ordered
+
+
+def install_torch(session: nox.Session) -> None:
+    """Make the shared torch install visible in this session's venv (installing it on first use)."""
+    layer = ROOT / ".nox" / "_torch" / TORCH_PIN.replace("==", "-")
+    marker = layer / ".complete"
+    if not marker.exists():
+        shutil.rmtree(layer, ignore_errors=True)
+        session.run("python", "-m", "pip", "install", "--quiet", "--target", str(layer), TORCH_PIN)
+        marker.write_text(TORCH_PIN)
+    purelib = session.run(
+        "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", silent=True
+    )
+    Path(str(purelib).strip(), "_infd_shared_torch.pth").write_text(f"{layer}\n")
+
+
+def install(session: nox.Session, dists: list[Dist], *extra: str) -> None:
+    """Install local distributions (with their test extras) plus extra requirements."""
+    install_torch(session)
+    session.install("--quiet", *BUILD_TOOLS, *TEST_TOOLS)
+    targets = [f"{d.path}[test]" if "test" in d.extras else str(d.path) for d in dists]
+    session.install("--quiet", "--no-build-isolation", *targets, *extra)
+
+
+def check_plugins_listed(session: nox.Session, dist: Dist) -> None:
+    """``infd plugins --json`` must list the distribution's entry points, with no failures."""
+    out = session.run("infd", "plugins", "--json", silent=True)
+    report = json.loads(str(out))
+    names = {p["name"] for p in report["plugins"]}
+    missing = [ep for ep in dist.entry_points if ep not in names]
+    if missing or report["failures"] or "infd_core" not in names:
+        session.error(f"infd plugins --json: missing {missing}, failures {report['failures']}")
+
+
+def _make_tests_session(dist: Dist) -> None:
+    @nox.session(name=f"tests-{dist.name}")
+    def tests(session: nox.Session) -> None:
+        install(session, infd_closure(dist.name))
+        check_plugins_listed(session, dist)
+        session.run("pytest", str(dist.path / "tests"), "-q", *session.posargs)
+
+
+for _dist in DISTRIBUTIONS.values():
+    _make_tests_session(_dist)
+
+
+@nox.session
+def integration(session: nox.Session) -> None:
+    """Cross-package tests: CLI end to end, third-party plugin install, multi-process runs."""
+    install(session, list(DISTRIBUTIONS.values()))
+    session.run("pytest", str(ROOT / "integration_tests"), "-q", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check over the whole repository."""
+    session.install("--quiet", "ruff>=0.6")
+    session.run("ruff", "check", str(ROOT))
+    session.run("ruff", "format", "--check", str(ROOT))
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Run every benchmark script (prints ratio tables, writes JSON); not part of CI."""
+    install(session, list(DISTRIBUTIONS.values()))
+    scripts = sorted((ROOT / "benchmarks").glob("*.py"))
+    if not scripts:
+        session.log("no benchmark scripts yet")
+    for script in scripts:
+        session.run("python", str(script), *session.posargs)

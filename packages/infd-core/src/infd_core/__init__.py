@@ -1,0 +1,50 @@
+"""infd-core: hooks, registry, configs, runner, CLI and checkpoints of the infd toolkit."""
+
+from infd_core.errors import (
+    CheckpointError,
+    CheckpointNotFoundError,
+    ConfigError,
+    DeviceError,
+    DuplicateComponentError,
+    InfdError,
+    OutputError,
+    PluginError,
+    UnknownComponentError,
+    UsageError,
+)
+from infd_core.events import (
+    CheckpointSavedEvent,
+    ProgressCallback,
+    ProgressEvent,
+    TileWrittenEvent,
+    TrainStepEvent,
+)
+from infd_core.hookspecs import hookimpl
+from infd_core.plugins import get_plugin_manager, get_registry
+from infd_core.registry import COMPONENT_KINDS, ComponentSpec, Registry
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "COMPONENT_KINDS",
+    "CheckpointError",
+    "CheckpointNotFoundError",
+    "CheckpointSavedEvent",
+    "ComponentSpec",
+    "ConfigError",
+    "DeviceError",
+    "DuplicateComponentError",
+    "InfdError",
+    "OutputError",
+    "PluginError",
+    "ProgressCallback",
+    "ProgressEvent",
+    "Registry",
+    "TileWrittenEvent",
+    "TrainStepEvent",
+    "UnknownComponentError",
+    "UsageError",
+    "get_plugin_manager",
+    "get_registry",
+    "hookimpl",
+]

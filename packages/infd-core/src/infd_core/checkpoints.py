@@ -1,0 +1,238 @@
+"""Checkpoints: a folder (local path or fsspec URL) with ``config.json`` and ``*.safetensors``.
+
+Nothing is ever unpickled. Local writes go to a temporary sibling folder that is renamed into place;
+remote writes put every tensor file first and ``config.json`` (the commit record) last.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import uuid
+from collections.abc import Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import safetensors.torch
+import torch
+
+from infd_core.errors import CheckpointError, CheckpointNotFoundError, OutputError
+from infd_core.outputs import filesystem, is_local, write_bytes_atomic, write_file_synced
+
+FORMAT = "infd-checkpoint"
+FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".bin")
+
+
+@dataclasses.dataclass
+class Checkpoint:
+    """A loaded checkpoint: its ``config.json`` content and one state dict per safetensors file."""
+
+    url: str
+    config: dict[str, Any]
+    meta: dict[str, Any]
+    tensors: dict[str, dict[str, torch.Tensor]]
+
+    def state(self, name: str = "model") -> dict[str, torch.Tensor]:
+        """The tensors of ``<name>.safetensors``."""
+        if name not in self.tensors:
+            have = ", ".join(sorted(self.tensors)) or "none"
+            raise CheckpointError(f"{self.url}: no {name}.safetensors in this checkpoint (has: {have})")
+        return self.tensors[name]
+
+
+def installed_versions() -> dict[str, str]:
+    """Versions of the installed infd distributions, recorded in every checkpoint."""
+    versions = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"] or ""
+        if name.lower().startswith("infd"):
+            versions[name] = dist.version
+    return dict(sorted(versions.items()))
+
+
+def save_checkpoint(
+    url: str,
+    config: Mapping[str, Any],
+    tensors: Mapping[str, Mapping[str, torch.Tensor]],
+    meta: Mapping[str, Any] | None = None,
+) -> str:
+    """Write ``config`` (JSON-ready) and each state dict as ``<name>.safetensors`` under ``url``."""
+    files = {}
+    for name, state in tensors.items():
+        if not name or "/" in name or name.startswith("."):
+            raise CheckpointError(f"invalid state name {name!r}")
+        files[f"{name}.safetensors"] = safetensors.torch.save(_plain_tensors(name, state))
+    header = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "versions": installed_versions(),
+        "files": sorted(files),
+        "config": dict(config),
+        "meta": dict(meta or {}),
+    }
+    try:
+        files[CONFIG_FILE] = json.dumps(header, indent=2, sort_keys=True).encode()
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint config is not JSON serialisable: {exc}") from None
+    fs, path = filesystem(url)
+    if is_local(fs):
+        _write_local_folder(Path(path), files)
+    else:
+        fs.makedirs(path, exist_ok=True)
+        for name in sorted(files, key=lambda n: n == CONFIG_FILE):  # config.json last
+            write_bytes_atomic(f"{url.rstrip('/')}/{name}", files[name])
+    return url
+
+
+def _plain_tensors(name: str, state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    plain = {}
+    for key, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            raise CheckpointError(f"{name}[{key!r}] is a {type(value).__name__}, not a tensor")
+        plain[key] = value.detach().to("cpu").contiguous().clone()  # clone: tied weights share storage
+    return plain
+
+
+def _write_local_folder(target: Path, files: Mapping[str, bytes]) -> None:
+    target = target.absolute()
+    tag = uuid.uuid4().hex[:12]
+    tmp = target.with_name(f".{target.name}.tmp-{tag}")
+    old = target.with_name(f".{target.name}.old-{tag}")
+    try:
+        if target.exists() and not target.is_dir():
+            raise OutputError(f"{target}: exists and is not a folder")
+        tmp.mkdir(parents=True)
+        for name, data in files.items():
+            write_file_synced(tmp / name, data)
+        if target.exists():
+            target.rename(old)
+        tmp.rename(target)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old.exists() and not target.exists():
+            old.rename(target)
+        raise OutputError(f"{target}: cannot write checkpoint: {exc.strerror or exc}") from None
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _sniff(data: bytes) -> str:
+    if data[:2] in (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05"):
+        return "a Python pickle"
+    if data[:4] == b"PK\x03\x04":
+        return "a zip archive (torch.save format, which holds pickles)"
+    return "not a safetensors file"
+
+
+def read_checkpoint_header(url: str, verify_files: bool = True) -> dict[str, Any]:
+    """The ``config.json`` of a checkpoint; with ``verify_files``, every listed file must start with a
+    valid safetensors header (read without loading tensors, never unpickling)."""
+    fs, path = filesystem(url)
+    if not fs.exists(path) or not fs.isdir(path):
+        raise CheckpointNotFoundError(f"{url}: checkpoint folder not found")
+    entries = {Path(p).name for p in fs.ls(path, detail=False)}
+    if CONFIG_FILE not in entries:
+        pickles = sorted(e for e in entries if e.endswith(PICKLE_SUFFIXES))
+        if pickles:
+            raise CheckpointError(
+                f"{url}: holds {', '.join(pickles)} (pickle format) and no {CONFIG_FILE}; infd loads only "
+                "safetensors checkpoints and never unpickles files"
+            )
+        raise CheckpointNotFoundError(f"{url}: not an infd checkpoint (no {CONFIG_FILE})")
+    try:
+        header = json.loads(fs.cat_file(f"{path.rstrip('/')}/{CONFIG_FILE}"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{url}/{CONFIG_FILE}: not valid JSON: {exc}") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise CheckpointError(f"{url}/{CONFIG_FILE}: not an infd checkpoint header")
+    if header.get("format_version", 0) > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{url}: checkpoint format {header['format_version']} is newer than this infd-core reads "
+            f"({FORMAT_VERSION}); upgrade infd-core"
+        )
+    header["files"] = [f for f in header.get("files", []) if isinstance(f, str)]
+    for file_name in header["files"]:
+        if file_name not in entries or not file_name.endswith(".safetensors"):
+            raise CheckpointError(f"{url}: {file_name} is missing from the checkpoint")
+        if verify_files:
+            with fs.open(f"{path.rstrip('/')}/{file_name}", "rb") as handle:
+                head = handle.read(8)
+                size = int.from_bytes(head, "little") if len(head) == 8 else -1
+                body = handle.read(size) if 0 < size < 100_000_000 else b""
+            _check_safetensors_header(f"{url}/{file_name}", head, body)
+    return header
+
+
+def _check_safetensors_header(where: str, head: bytes, body: bytes) -> None:
+    try:
+        parsed = json.loads(body) if body else None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise CheckpointError(
+            f"{where}: cannot be read as safetensors ({_sniff(head + body)}); infd never unpickles "
+            "checkpoint files"
+        )
+
+
+def load_checkpoint(
+    url: str, names: list[str] | None = None, device: str | torch.device = "cpu"
+) -> Checkpoint:
+    """Read a checkpoint folder; refuses pickles and anything that is not safetensors."""
+    header = read_checkpoint_header(url, verify_files=False)
+    fs, path = filesystem(url)
+    wanted = header["files"] if names is None else [f"{n}.safetensors" for n in names]
+    tensors = {}
+    for file_name in wanted:
+        if file_name not in header["files"]:
+            raise CheckpointError(f"{url}: {file_name} is missing from the checkpoint")
+        data = fs.cat_file(f"{path.rstrip('/')}/{file_name}")
+        try:
+            state = safetensors.torch.load(data)
+        except Exception as exc:  # safetensors raises its own error types for bad headers
+            raise CheckpointError(
+                f"{url}/{file_name}: cannot be read as safetensors ({_sniff(data)}; {exc}); "
+                "infd never unpickles checkpoint files"
+            ) from None
+        tensors[file_name.removesuffix(".safetensors")] = {k: v.to(device) for k, v in state.items()}
+    return Checkpoint(url=url, config=header.get("config", {}), meta=header.get("meta", {}), tensors=tensors)
+
+
+def flatten_state(obj: Any, prefix: str = "") -> tuple[dict[str, torch.Tensor], Any]:
+    """Split a nested state (e.g. an optimizer's) into tensors and a JSON tree referring to them."""
+    tensors: dict[str, torch.Tensor] = {}
+
+    def encode(value: Any, key: str) -> Any:
+        if isinstance(value, torch.Tensor):
+            tensors[key] = value
+            return {"__tensor__": key}
+        if isinstance(value, Mapping):
+            return {"__map__": [[k, encode(v, f"{key}.{k}")] for k, v in value.items()]}
+        if isinstance(value, (list, tuple)):
+            items = [encode(v, f"{key}.{i}") for i, v in enumerate(value)]
+            return items if isinstance(value, list) else {"__tuple__": items}
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        raise CheckpointError(f"cannot store {key or 'state'} of type {type(value).__name__}")
+
+    return tensors, encode(obj, prefix or "state")
+
+
+def unflatten_state(tensors: Mapping[str, torch.Tensor], tree: Any) -> Any:
+    """Inverse of :func:`flatten_state`."""
+    if isinstance(tree, list):
+        return [unflatten_state(tensors, v) for v in tree]
+    if isinstance(tree, dict):
+        if "__tensor__" in tree:
+            key = tree["__tensor__"]
+            if key not in tensors:
+                raise CheckpointError(f"checkpoint state refers to a missing tensor {key!r}")
+            return tensors[key]
+        if "__tuple__" in tree:
+            return tuple(unflatten_state(tensors, v) for v in tree["__tuple__"])
+        if "__map__" in tree:
+            return {k: unflatten_state(tensors, v) for k, v in tree["__map__"]}
+    return tree

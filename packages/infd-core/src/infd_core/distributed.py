@@ -1,0 +1,101 @@
+"""torch.distributed helpers: start from torchrun's environment, rank and world size, barrier.
+
+Everything works without a process group (a single process is rank 0 of 1) and on CPU with gloo.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+import os
+
+import torch
+import torch.distributed as dist
+
+logger = logging.getLogger(__name__)
+
+_TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+
+
+@dataclasses.dataclass(frozen=True)
+class DistInfo:
+    """Where this process stands in a distributed run."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    backend: str | None = None
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0: the process that writes shared files (checkpoints, metadata)."""
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+
+def launched_by_torchrun() -> bool:
+    """Whether the environment carries torchrun's rendezvous variables."""
+    return all(v in os.environ for v in _TORCHRUN_VARS)
+
+
+def init_distributed(
+    device: torch.device | None = None, *, timeout_s: float = 600.0, backend: str | None = None
+) -> DistInfo:
+    """Join the process group described by torchrun's environment, if there is one.
+
+    The backend is NCCL for CUDA devices and gloo otherwise. Calling it twice is harmless.
+    """
+    if dist.is_available() and dist.is_initialized():
+        return current()
+    if not launched_by_torchrun() or int(os.environ["WORLD_SIZE"]) == 1:
+        return DistInfo(local_rank=int(os.environ.get("LOCAL_RANK", 0)))
+    if backend is None:
+        backend = "nccl" if device is not None and device.type == "cuda" else "gloo"
+    if backend == "nccl" and device is not None and device.index is not None:
+        torch.cuda.set_device(device)
+    dist.init_process_group(backend=backend, timeout=datetime.timedelta(seconds=timeout_s))
+    info = current()
+    logger.info("joined process group: rank %d of %d (%s)", info.rank, info.world_size, backend)
+    return info
+
+
+def current() -> DistInfo:
+    """The current rank, world size, local rank and backend (rank 0 of 1 without a group)."""
+    local_rank = int(os.environ.get("LOCAL_RANK", 0))
+    if dist.is_available() and dist.is_initialized():
+        return DistInfo(dist.get_rank(), dist.get_world_size(), local_rank, dist.get_backend())
+    return DistInfo(local_rank=local_rank)
+
+
+def rank() -> int:
+    return current().rank
+
+
+def world_size() -> int:
+    return current().world_size
+
+
+def is_main_process() -> bool:
+    return current().is_main
+
+
+def barrier() -> None:
+    """Wait for every rank (no-op without a process group)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
+def shutdown() -> None:
+    """Leave the process group if one was joined."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def shard(items: int, info: DistInfo | None = None) -> range:
+    """The indices of ``range(items)`` this rank takes (round robin, disjoint across ranks)."""
+    info = info or current()
+    return range(info.rank, items, info.world_size)

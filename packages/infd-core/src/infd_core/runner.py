@@ -1,0 +1,162 @@
+"""The runner: assembles a pipeline from a run config through the registry and runs it."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from infd_core.checkpoints import Checkpoint, load_checkpoint, read_checkpoint_header
+from infd_core.config import RunConfig, load_run_config, resolve_run_config
+from infd_core.config_files import SUFFIXES, apply_overrides
+from infd_core.devices import resolve_device
+from infd_core.distributed import init_distributed
+from infd_core.errors import CheckpointError, InfdError, PluginError, UsageError
+from infd_core.events import ProgressCallback
+from infd_core.outputs import ensure_writable_dir
+from infd_core.pipeline import Pipeline, RunContext
+from infd_core.plugins import InfdPluginManager, get_plugin_manager
+from infd_core.registry import import_object
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+    """What a run produced."""
+
+    checkpoint: str | None
+    samples: list[str]
+    metrics: dict[str, float]
+
+
+class Runner:
+    """Builds pipelines from run configs and trains / samples them."""
+
+    def __init__(
+        self, manager: InfdPluginManager | None = None, progress: ProgressCallback | None = None
+    ) -> None:
+        self.manager = manager or get_plugin_manager()
+        self.progress = progress
+
+    @property
+    def registry(self) -> Any:
+        return self.manager.registry()
+
+    def load_config(self, path: str, overrides: Iterable[str] = ()) -> RunConfig:
+        """Read and validate a run config file."""
+        return load_run_config(path, self.registry, overrides)
+
+    def build(self, run: RunConfig) -> Pipeline:
+        """Choose the device, join the process group, check the output and build the pipeline."""
+        spec = self.registry.get("pipelines", run.pipeline)
+        device = resolve_device(run.device)
+        dist_info = init_distributed(device)
+        if dist_info.is_main:
+            ensure_writable_dir(run.output)
+        context = RunContext(run, device, dist_info, self.registry, self.manager.hook, self.progress)
+        pipeline = spec.load_factory()(run.config, context=context)
+        if not isinstance(pipeline, Pipeline):
+            raise PluginError(
+                f"pipeline {spec.name!r} ({spec.distribution}): factory returned "
+                f"{type(pipeline).__name__}, not an infd_core.pipeline.Pipeline"
+            )
+        return pipeline
+
+    def train(self, run: RunConfig) -> RunResult:
+        """Train, then save the checkpoint to ``<output>/checkpoint``."""
+        pipeline = self.build(run)
+        return self._train(pipeline)
+
+    def _train(self, pipeline: Pipeline) -> RunResult:
+        run = pipeline.context.run
+        if run.train.resume:
+            restore(pipeline, run.train.resume)
+        metrics = dict(pipeline.train())
+        tensors, meta = pipeline.state()
+        url = pipeline.context.save_checkpoint(tensors, meta, step=meta.get("step"))
+        logger.info("checkpoint written to %s", url)
+        return RunResult(url, [], metrics)
+
+    def sample(self, run: RunConfig) -> RunResult:
+        """Load the checkpoint (the run's own unless ``sample.checkpoint``) and sample."""
+        pipeline = self.build(run)
+        url = run.sample.checkpoint
+        if url is None and pipeline.requires_checkpoint:
+            url = pipeline.context.checkpoint_url
+        return RunResult(url, self._sample(pipeline, url), {})
+
+    def run(self, run: RunConfig) -> RunResult:
+        """Train (if enabled), then sample (if enabled) with the same pipeline object."""
+        if not (run.train.enabled or run.sample.enabled):
+            raise UsageError("nothing to do: both train.enabled and sample.enabled are false")
+        pipeline = self.build(run)
+        result = self._train(pipeline) if run.train.enabled else RunResult(None, [], {})
+        if not run.sample.enabled:
+            return result
+        url = run.sample.checkpoint  # after training, the trained weights are already in memory
+        if url is None and not run.train.enabled and pipeline.requires_checkpoint:
+            url = pipeline.context.checkpoint_url
+        return dataclasses.replace(result, samples=self._sample(pipeline, url))
+
+    def _sample(self, pipeline: Pipeline, checkpoint: str | None) -> list[str]:
+        run = pipeline.context.run
+        if checkpoint is not None:
+            restore(pipeline, checkpoint)
+        out = run.sample.out or f"{pipeline.context.output}/samples"
+        return list(pipeline.sample(out))
+
+    def config_from_checkpoint(self, url: str, overrides: Iterable[str] = ()) -> RunConfig:
+        """The run config stored in a checkpoint, with overrides, sampling from that checkpoint."""
+        header = read_checkpoint_header(url)
+        data = apply_overrides(header.get("config", {}), overrides)
+        data.setdefault("sample", {})["checkpoint"] = url
+        return resolve_run_config(data, self.registry, source=f"{url}/config.json")
+
+    def demo_config(self, pipeline: str | None = None) -> dict[str, Any]:
+        """The embedded demo run config of ``pipeline`` (or of the only pipeline offering one)."""
+        offering = [s for s in self.registry.specs("pipelines") if s.demo]
+        if pipeline is not None:
+            spec = self.registry.get("pipelines", pipeline)
+            if not spec.demo:
+                names = ", ".join(s.name for s in offering) or "none"
+                raise UsageError(f"pipeline {pipeline!r} has no demo; pipelines with a demo: {names}")
+        elif not offering:
+            raise UsageError(
+                "no installed pipeline offers a demo; install one (e.g. pip install infd-inftydiff)"
+            )
+        else:
+            spec = offering[0]
+        try:
+            config = import_object(spec.demo)()  # type: ignore[arg-type]
+        except InfdError:
+            raise
+        except Exception as exc:
+            raise PluginError(f"demo of {spec.name!r} ({spec.distribution}) failed to load: {exc}") from exc
+        return dict(config)
+
+
+def load_pipeline_checkpoint(url: str, pipeline: str) -> Checkpoint:
+    """Load a checkpoint and check that it was written by ``pipeline``."""
+    checkpoint = load_checkpoint(url)
+    written_by = checkpoint.config.get("pipeline")
+    if written_by != pipeline:
+        raise CheckpointError(f"{url}: checkpoint was written by pipeline {written_by!r}, not {pipeline!r}")
+    return checkpoint
+
+
+def restore(pipeline: Pipeline, url: str) -> None:
+    """Load ``url`` into ``pipeline``; a checkpoint that does not fit is a CheckpointError."""
+    checkpoint = load_pipeline_checkpoint(url, pipeline.context.run.pipeline)
+    try:
+        pipeline.load_state(checkpoint)
+    except (KeyError, RuntimeError, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{url}: does not fit this pipeline's model ({reason})") from None
+
+
+def is_checkpoint_folder(path: str) -> bool:
+    """Whether ``path`` names a checkpoint folder rather than a config file (by suffix)."""
+    return Path(path).is_dir() or Path(path).suffix.lower() not in SUFFIXES

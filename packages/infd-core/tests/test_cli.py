@@ -1,0 +1,161 @@
+"""The CLI end to end with the toy pipeline, and its one-line errors with exit statuses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from toy_pipeline import TRUE_BIAS, TRUE_WEIGHT
+
+from infd_core.checkpoints import load_checkpoint, save_checkpoint
+from infd_core.cli.main import run_cli
+
+
+@pytest.fixture
+def infd(manager, capsys):
+    def call(*argv: str) -> tuple[int, str, str]:
+        status = run_cli(list(argv), manager)
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    return call
+
+
+@pytest.fixture
+def config(tmp_path) -> Path:
+    path = tmp_path / "run.yaml"
+    path.write_text(f"pipeline: toy-regression\noutput: {tmp_path / 'out'}\nconfig:\n  steps: 60\n")
+    return path
+
+
+def test_train_then_sample_from_checkpoint(infd, config, tmp_path):
+    status, out, err = infd("train", str(config))
+    assert status == 0, err
+    assert f"checkpoint: {tmp_path / 'out' / 'checkpoint'}" in out
+    ckpt = load_checkpoint(str(tmp_path / "out" / "checkpoint"))
+    assert ckpt.config["pipeline"] == "toy-regression" and ckpt.meta["step"] == 60
+    weight = ckpt.state("model")["weight"]
+    assert torch.allclose(weight, torch.tensor([TRUE_WEIGHT]), atol=0.3)  # SGD converges to the truth
+    status, _, err = infd(
+        "sample", str(tmp_path / "out" / "checkpoint"), "--size", "5", "--out", str(tmp_path / "s")
+    )
+    assert status == 0, err
+    values = json.loads((tmp_path / "s" / "predictions.json").read_text())
+    grid = torch.linspace(-1, 1, 5)
+    expected = grid * sum(TRUE_WEIGHT) + TRUE_BIAS
+    assert torch.allclose(torch.tensor(values), expected, atol=0.3)
+
+
+def test_resume_equals_uninterrupted_training(infd, config, tmp_path):
+    assert infd("train", str(config), "--set", "config.steps=30", "--set", f"output={tmp_path / 'a'}")[0] == 0
+    assert (
+        infd(
+            "train",
+            str(config),
+            "--resume",
+            str(tmp_path / "a" / "checkpoint"),
+            "--set",
+            f"output={tmp_path / 'b'}",
+        )[0]
+        == 0
+    )
+    assert infd("train", str(config), "--set", f"output={tmp_path / 'c'}")[0] == 0
+    resumed = load_checkpoint(str(tmp_path / "b" / "checkpoint")).state("model")
+    straight = load_checkpoint(str(tmp_path / "c" / "checkpoint")).state("model")
+    for key in straight:
+        assert torch.equal(resumed[key], straight[key])
+
+
+def test_run_and_demo(infd, config, tmp_path):
+    status, out, _ = infd("run", str(config))
+    assert status == 0 and "wrote:" in out and "metrics: loss=" in out
+    status, out, err = infd("demo", "--out", str(tmp_path / "demo"))
+    assert status == 0, err
+    assert (tmp_path / "demo" / "samples" / "predictions.json").is_file()
+
+
+def test_config_schema_and_show(infd, config):
+    status, out, _ = infd("config", "schema", "toy-regression")
+    assert status == 0 and "ToyConfig" in json.loads(out)["$defs"]
+    status, out, _ = infd("config", "show", str(config), "--set", "seed=9")
+    shown = json.loads(out)
+    assert status == 0 and shown["seed"] == 9 and shown["config"]["lr"] == 0.1
+
+
+def _one_line_error(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_unknown_component_name(infd, tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("pipeline: nonesuch\n")
+    status, _, err = infd("run", str(path))
+    assert status == 2 and "unknown pipeline 'nonesuch'; available: toy-regression" in _one_line_error(err)
+    status, _, err = infd("config", "schema", "nonesuch")
+    assert status == 2 and "available: toy-regression" in _one_line_error(err)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "match"),
+    [
+        ("bad.yaml", "pipeline: toy-regression\nconfig: [\n", "malformed YAML"),
+        ("bad.toml", "pipeline = toy\n", "malformed TOML"),
+    ],
+)
+def test_malformed_config_files(infd, tmp_path, name, text, match):
+    path = tmp_path / name
+    path.write_text(text)
+    status, _, err = infd("train", str(path))
+    assert status == 2 and match in _one_line_error(err)
+
+
+def test_wrong_type_in_config(infd, config):
+    status, _, err = infd("train", str(config), "--set", "config.lr=fast")
+    assert status == 2 and "config.lr: Input should be a valid number" in _one_line_error(err)
+
+
+def test_missing_checkpoint_folder(infd, tmp_path):
+    status, _, err = infd("sample", str(tmp_path / "missing-ckpt"), "--set", "x=1")
+    assert status == 2 and "not found" in _one_line_error(err)
+    status, _, err = infd("train", str(tmp_path / "missing.yaml"))
+    assert status == 2 and "not found" in _one_line_error(err)
+
+
+def test_checkpoint_holding_a_pickle(infd, config, tmp_path):
+    ckpt = tmp_path / "ckpt"
+    save_checkpoint(str(ckpt), {"pipeline": "toy-regression"}, {"model": {"w": torch.zeros(1)}})
+    torch.save({"weight": torch.zeros(1, 2)}, ckpt / "model.safetensors")
+    status, _, err = infd("sample", str(ckpt))
+    assert status == 1 and "never unpickles" in _one_line_error(err)
+
+
+def test_checkpoint_from_another_pipeline(infd, config, tmp_path):
+    ckpt = tmp_path / "ckpt"
+    save_checkpoint(str(ckpt), {"pipeline": "toy-regression"}, {"model": {"w": torch.zeros(1)}})
+    status, _, err = infd("train", str(config), "--resume", str(ckpt))
+    assert status == 1 and "does not fit this pipeline's model" in _one_line_error(err)
+    bad = tmp_path / "other"
+    data = {"pipeline": "other-pipeline"}
+    save_checkpoint(str(bad), data, {"model": {"w": torch.zeros(1)}})
+    status, _, err = infd("train", str(config), "--resume", str(bad))
+    assert status == 1 and "written by pipeline 'other-pipeline'" in _one_line_error(err)
+
+
+def test_unwritable_output_path(infd, config, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    status, _, err = infd("train", str(config), "--set", f"output={blocker / 'out'}")
+    assert status == 1 and "not writable" in _one_line_error(err)
+    assert blocker.read_text() == "not a folder"
+
+
+def test_usage_errors_exit_2(infd, config):
+    assert infd("sample", str(config), "--size", "0x5")[0] == 2
+    assert infd("sample", str(config), "--num", "0")[0] == 2
+    assert infd("nonsense-command")[0] == 2
+    status, _, err = infd("demo", "nonesuch")
+    assert status == 2 and "available: toy-regression" in err
