@@ -42,6 +42,12 @@ def infd_sparse_backends() -> list[ComponentSpec]:
     """Implementations of the sparse depthwise convolution (torch reference, Triton, ...)."""
 
 
+@hookspec(firstresult=True)
+def infd_choose_sparse_backend(device: str, dtype: str) -> str | None:
+    """Name the sparse backend for ``device`` (``"cpu"``, ``"cuda"``) and ``dtype`` (``"float32"``),
+    or return None to let the next plugin decide; the first answer wins (fallbacks use ``trylast``)."""
+
+
 @hookspec
 def infd_renderers() -> list[ComponentSpec]:
     """Neural-field renderers mapping features and query coordinates to values (LIIF, CLIF, ...)."""

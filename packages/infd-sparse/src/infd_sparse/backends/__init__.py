@@ -1,0 +1,1 @@
+"""Implementations of the sparse depthwise convolution, chosen through the ``infd`` hooks."""
