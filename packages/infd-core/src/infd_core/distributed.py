@@ -71,6 +71,11 @@ def current() -> DistInfo:
     return DistInfo(local_rank=local_rank)
 
 
+def launch_rank() -> int:
+    """The rank torchrun assigned to this process (0 without torchrun), before any group is joined."""
+    return int(os.environ.get("RANK", 0))
+
+
 def rank() -> int:
     return current().rank
 

@@ -18,7 +18,7 @@ from infd_core.events import ProgressCallback
 from infd_core.outputs import ensure_writable_dir
 from infd_core.pipeline import Pipeline, RunContext
 from infd_core.plugins import InfdPluginManager, get_plugin_manager
-from infd_core.registry import import_object
+from infd_core.registry import Registry, import_object
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class Runner:
         self.progress = progress
 
     @property
-    def registry(self) -> Any:
+    def registry(self) -> Registry:
         return self.manager.registry()
 
     def load_config(self, path: str, overrides: Iterable[str] = ()) -> RunConfig:

@@ -11,7 +11,7 @@ import click
 from infd_core.cli.progress import TqdmProgress
 from infd_core.config import RunConfig, config_schema, dump_run_config, resolve_run_config
 from infd_core.config_files import apply_overrides
-from infd_core.distributed import current
+from infd_core.distributed import current, launch_rank
 from infd_core.errors import UsageError
 from infd_core.plugins import InfdPluginManager
 from infd_core.registry import COMPONENT_KINDS
@@ -31,7 +31,7 @@ def _manager() -> InfdPluginManager:
 
 
 def _runner() -> Runner:
-    return Runner(_manager(), progress=TqdmProgress(enabled=current().is_main))
+    return Runner(_manager(), progress=TqdmProgress(enabled=launch_rank() == 0))
 
 
 def plugins_report(manager: InfdPluginManager) -> dict[str, Any]:
