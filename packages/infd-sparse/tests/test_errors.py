@@ -68,7 +68,7 @@ def test_unknown_backend_lists_available():
 
 
 def test_bad_subsampling_rate_and_scale():
-    with pytest.raises(SparseInputError, match="rate must be >= 1"):
+    with pytest.raises(SparseInputError, match="subsampling factor must be >= 1"):
         CoordinateBatch.random(1, (4, 4), 0.5, torch.Generator())
     with pytest.raises(SparseInputError, match="scale must be positive"):
         resize_kernel(torch.randn(2, 3, 3), 0.0)

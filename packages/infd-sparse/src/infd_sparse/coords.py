@@ -106,15 +106,15 @@ class CoordinateBatch:
         cls,
         batch_size: int,
         grid: tuple[int, int],
-        rate: float,
+        subsampling: float,
         generator: torch.Generator,
         device: torch.device | str = "cpu",
     ) -> CoordinateBatch:
-        """A uniform random subset of ``H·W / rate`` pixels per sample (``rate`` ≥ 1: subsampling factor)."""
-        if rate < 1:
-            raise SparseInputError(f"subsampling rate must be >= 1, got {rate}")
+        """A uniform random ``1/subsampling`` of the pixels of each sample (4: keep a quarter)."""
+        if subsampling < 1:
+            raise SparseInputError(f"subsampling factor must be >= 1, got {subsampling}")
         height, width = grid
-        count = max(1, round(height * width / rate))
+        count = max(1, round(height * width / subsampling))
         parts, batches = [], []
         for b in range(batch_size):
             flat = torch.randperm(height * width, generator=generator, device=generator.device)[:count]

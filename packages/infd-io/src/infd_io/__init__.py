@@ -1,0 +1,37 @@
+"""infd-io: datasets and a resumable tiled OME-Zarr writer for infd.
+
+Importing the package is cheap: the writer (zarr) and the datasets (torch) load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "TiledWriter": "infd_io.writer",
+    "TileGrid": "infd_io.tiling",
+    "downsample_2x": "infd_io.downsample",
+    "store_info": "infd_io.store_info",
+    "read_region": "infd_io.store_info",
+    "write_preview": "infd_io.export",
+    "export_image": "infd_io.export",
+    "ImageFolderDataset": "infd_io.image_folder",
+    "CoordinateSubsampleDataset": "infd_io.subsample",
+    "MultiScalePatchDataset": "infd_io.patches",
+    "FunctionDataset": "infd_io.functions",
+    "BuiltinPhotos": "infd_io.photos",
+    "load_photo": "infd_io.photos",
+    "PHOTO_NAMES": "infd_io.photos",
+    "pixel_centres": "infd_io.coordinates",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'infd_io' has no attribute {name!r}")

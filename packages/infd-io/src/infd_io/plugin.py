@@ -1,0 +1,70 @@
+"""infd-io's plugin: registers its datasets, its writer and the ``infd io`` commands.
+
+Kept light: factories and configs are import paths, so listing plugins imports neither torch nor zarr.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from infd_core import ComponentSpec, hookimpl
+
+if TYPE_CHECKING:
+    import click
+
+_CONFIGS = "infd_io.configs"
+
+
+@hookimpl
+def infd_datasets() -> list[ComponentSpec]:
+    return [
+        ComponentSpec(
+            name="image-folder",
+            factory="infd_io.image_folder:ImageFolderDataset.from_config",
+            config=f"{_CONFIGS}:ImageFolderConfig",
+            description="images of mixed resolution from a folder or URL (bad files skipped and counted)",
+        ),
+        ComponentSpec(
+            name="builtin-photos",
+            factory="infd_io.photos:BuiltinPhotos.from_config",
+            config=f"{_CONFIGS}:BuiltinPhotosConfig",
+            description="random crops of public-domain photographs shipped offline, at any resolution",
+        ),
+        ComponentSpec(
+            name="coordinate-subsample",
+            factory="infd_io.subsample:CoordinateSubsampleDataset.from_config",
+            config=f"{_CONFIGS}:CoordinateSubsampleConfig",
+            description="a uniform random subset of pixels per image as coordinates + values (∞-Diff)",
+        ),
+        ComponentSpec(
+            name="multiscale-patches",
+            factory="infd_io.patches:MultiScalePatchDataset.from_config",
+            config=f"{_CONFIGS}:MultiScalePatchConfig",
+            description="P×P patches of randomly downsampled images with coordinates and cells (INFD)",
+        ),
+        ComponentSpec(
+            name="function-curves",
+            factory="infd_io.functions:FunctionDataset.from_config",
+            config=f"{_CONFIGS}:FunctionDatasetConfig",
+            description="1-D functions (coordinates + values per curve) from NPZ or CSV",
+        ),
+    ]
+
+
+@hookimpl
+def infd_writers() -> list[ComponentSpec]:
+    return [
+        ComponentSpec(
+            name="ome-zarr",
+            factory="infd_io.writer:TiledWriter.from_config",
+            config=f"{_CONFIGS}:TiledWriterConfig",
+            description="resumable tiled OME-Zarr (NGFF 0.5 / 0.4) pyramid writer, multi-process safe",
+        ),
+    ]
+
+
+@hookimpl
+def infd_cli_commands(cli: click.Group) -> None:
+    from infd_io.cli import io_group
+
+    cli.add_command(io_group)

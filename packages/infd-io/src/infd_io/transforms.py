@@ -1,0 +1,30 @@
+"""Small image transforms shared by the datasets: resizing and value ranges."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def resize_image(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Antialiased bicubic resize of a (c, h, w) image in [0, 1] (clamped back to [0, 1])."""
+    if tuple(image.shape[-2:]) == (height, width):
+        return image
+    resized = F.interpolate(
+        image[None], size=(height, width), mode="bicubic", antialias=True, align_corners=False
+    )
+    return resized[0].clamp_(0.0, 1.0)
+
+
+def to_value_range(image: torch.Tensor | np.ndarray, value_range: tuple[float, float]) -> torch.Tensor:
+    """Map values in [0, 1] to ``value_range`` (float32 tensor)."""
+    tensor = torch.as_tensor(image, dtype=torch.float32)
+    low, high = value_range
+    return tensor * (high - low) + low
+
+
+def from_value_range(image: torch.Tensor, value_range: tuple[float, float]) -> torch.Tensor:
+    """Inverse of :func:`to_value_range`."""
+    low, high = value_range
+    return (image - low) / (high - low)
