@@ -1,0 +1,119 @@
+"""``infd render``: render a feature map at any size into OME-Zarr (+ a PNG preview)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import click
+
+logger = logging.getLogger(__name__)
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        parts = [int(v) for v in text.lower().split("x")]
+    except ValueError:
+        raise click.BadParameter(f"size must look like 1024 or 1024x768, got {text!r}") from None
+    if len(parts) == 1:
+        parts = parts * 2
+    if len(parts) != 2 or min(parts) < 1:
+        raise click.BadParameter(f"size must look like 1024 or 1024x768, got {text!r}")
+    return parts[0], parts[1]
+
+
+def load_features(path: str, key: str | None = None):
+    """``(C, h, w)`` features from a ``.safetensors`` file (``key``, or its only tensor)."""
+    import safetensors.torch
+
+    from infd_core.errors import UsageError
+
+    tensors = safetensors.torch.load_file(path)
+    if key is None:
+        if len(tensors) != 1:
+            raise UsageError(f"{path} holds {sorted(tensors)}: name one with --features-key")
+        key = next(iter(tensors))
+    if key not in tensors:
+        raise UsageError(f"{path} has no tensor {key!r} (has: {', '.join(sorted(tensors))})")
+    features = tensors[key].float()
+    features = features[0] if features.dim() == 4 and features.shape[0] == 1 else features
+    if features.dim() != 3:
+        raise UsageError(f"features must be (C, h, w), got {tuple(features.shape)}")
+    return features
+
+
+@click.command(name="render")
+@click.option("--features", "features_path", help="A .safetensors feature map (C, h, w).")
+@click.option("--features-key", default=None, help="Tensor name in --features (default: its only tensor).")
+@click.option("--checkpoint", default=None, help="Checkpoint folder (renderer in config.json).")
+@click.option("--renderer", "renderer_name", default="clif", show_default=True, help="clif or liif.")
+@click.option("--config", "config_json", default=None, help="Renderer config as JSON.")
+@click.option("--seed", default=0, show_default=True, help="Seed of random weights (without --checkpoint).")
+@click.option("--size", required=True, help="Output size, e.g. 32768 or 4096x2048.")
+@click.option("--out", required=True, help="OME-Zarr output (folder or URL).")
+@click.option("--preview", default=None, help="PNG preview path (default: OUT without .zarr + .png).")
+@click.option("--tile-size", default=1024, show_default=True, help="Tile = zarr shard side (power of 2).")
+@click.option("--halo", default=None, type=int, help="Halo in pixels (default: receptive field).")
+@click.option("--batch-size", default=1, show_default=True, help="Tiles per forward pass.")
+@click.option("--dtype", default="uint8", type=click.Choice(["uint8", "float32"]), show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+def render_command(
+    features_path: str | None,
+    features_key: str | None,
+    checkpoint: str | None,
+    renderer_name: str,
+    config_json: str | None,
+    seed: int,
+    size: str,
+    out: str,
+    preview: str | None,
+    tile_size: int,
+    halo: int | None,
+    batch_size: int,
+    dtype: str,
+    device: str,
+) -> None:
+    """Render features (a .safetensors map, or features.safetensors in --checkpoint) at --size."""
+    import torch
+
+    from infd_core.checkpoints import load_checkpoint
+    from infd_core.devices import resolve_device
+    from infd_core.errors import UsageError
+    from infd_core.plugins import InfdPluginManager
+    from infd_io.export import write_preview
+    from infd_render.sinks import ZarrSink
+    from infd_render.tiled import TiledRenderer
+
+    height, width = _size(size)
+    registry = InfdPluginManager().registry()
+    state = None
+    config: dict = json.loads(config_json) if config_json else {}
+    if checkpoint is not None:
+        loaded = load_checkpoint(checkpoint)
+        section = loaded.config.get("renderer", {})
+        renderer_name, config = section.get("name", renderer_name), section.get("config", config)
+        state = loaded.state("model")
+        if features_path is None and "features" in loaded.tensors:
+            features = loaded.state("features")
+            features_path = "checkpoint"
+            feature_tensor = next(iter(features.values())) if features_key is None else features[features_key]
+    if features_path is None:
+        raise UsageError("give --features FILE.safetensors (or a checkpoint with features.safetensors)")
+    if features_path != "checkpoint":
+        feature_tensor = load_features(features_path, features_key)
+    torch.manual_seed(seed)  # random weights when no checkpoint gives them
+    renderer = registry.get("renderers", renderer_name).build(config)
+    if state is not None:
+        renderer.load_state_dict({k.removeprefix("renderer."): v for k, v in state.items()})
+    renderer = renderer.to(resolve_device(device)).eval()
+    channels = int(renderer.config.out_channels)
+    sink = ZarrSink.create(
+        out, (height, width), channels, dtype, tile_size=tile_size, chunks=min(256, tile_size)
+    )
+    tiler = TiledRenderer(renderer, tile_size, halo, batch_size=batch_size)
+    written = tiler.render_to_sink(sink, feature_tensor, (height, width))
+    sink.finalize()
+    preview = preview or str(Path(out.rstrip("/")).with_suffix(".png"))
+    write_preview(out, preview)
+    click.echo(f"{out}: {height}x{width}, {written} tiles; preview {preview}")

@@ -1,0 +1,158 @@
+"""Building blocks whose per-pixel arithmetic does not depend on the tile they are evaluated in.
+
+* :class:`Borders` says which sides of a window lie on the true image border. :class:`BorderConv2d`
+  pads zeros there only; on the other sides it is a *valid* convolution and the window shrinks, so a
+  halo (never zero padding) supplies the context at tile borders.
+* :class:`ChannelLayerNorm` normalises each pixel over its channels: no spatial statistics.
+* :func:`exact_silu` avoids torch's ``exp``, whose last bits depend on the tensor's size.
+* :func:`fixed_rows` evaluates a row-wise function in calls of one fixed number of rows, so matrix
+  products never switch kernels (e.g. to a matrix-vector path for few rows) between tile shapes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclasses.dataclass(frozen=True)
+class Borders:
+    """Which sides of a window (top, bottom, left, right) are the true image border."""
+
+    top: bool = True
+    bottom: bool = True
+    left: bool = True
+    right: bool = True
+
+    def crop(self, x: torch.Tensor, radius: int) -> torch.Tensor:
+        """Drop ``radius`` pixels on every side that is not an image border (what valid convs lose)."""
+        if radius == 0:
+            return x
+        height, width = x.shape[-2:]
+        y0, x0 = (0 if self.top else radius), (0 if self.left else radius)
+        y1, x1 = height - (0 if self.bottom else radius), width - (0 if self.right else radius)
+        return x[..., y0:y1, x0:x1]
+
+
+WHOLE_IMAGE = Borders()
+
+
+def fixed_rows(fn: Callable[[torch.Tensor], torch.Tensor], rows: torch.Tensor, chunk: int) -> torch.Tensor:
+    """``fn`` applied to ``rows`` (N, K) in calls of exactly ``chunk`` rows (the last one zero-padded)."""
+    total = rows.shape[0]
+    outputs = []
+    for start in range(0, total, chunk):
+        block = rows[start : start + chunk]
+        if block.shape[0] < chunk:
+            block = torch.cat([block, block.new_zeros(chunk - block.shape[0], *block.shape[1:])])
+        outputs.append(fn(block))
+    out = torch.cat(outputs) if outputs else rows.new_zeros(0, 0)
+    return out[:total]
+
+
+class BorderConv2d(nn.Conv2d):
+    """A stride-1 conv with zero padding on image-border sides only (valid elsewhere).
+
+    ``impl="gemm"`` (exact for every channel count and backend tried): the sum, in a fixed order, of
+    one matrix product per kernel tap over channels-last pixels, each product in calls of ``chunk``
+    rows (:func:`fixed_rows`). ``impl="native"``: ``conv2d``, whose CPU/cuDNN algorithm may depend on
+    the input shape (bit-exact across tiles on CPU at 132→256 channels, not at small channel counts).
+    """
+
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int, *, impl: str = "gemm", chunk: int = 4096
+    ) -> None:
+        if kernel_size % 2 != 1:
+            raise ValueError(f"kernel_size must be odd, got {kernel_size}")
+        super().__init__(in_channels, out_channels, kernel_size)
+        self.impl, self.chunk = impl, chunk
+
+    @property
+    def radius(self) -> int:
+        return (self.kernel_size[0] - 1) // 2 * self.dilation[0]
+
+    def forward(self, x: torch.Tensor, borders: Borders = WHOLE_IMAGE) -> torch.Tensor:  # type: ignore[override]
+        r = self.radius
+        pads = (
+            r if borders.left else 0,
+            r if borders.right else 0,
+            r if borders.top else 0,
+            r if borders.bottom else 0,
+        )
+        x = F.pad(x, pads)
+        if self.impl == "native":
+            return F.conv2d(x, self.weight, self.bias)
+        batch, _, height, width = x.shape
+        k = self.kernel_size[0]
+        out_h, out_w = height - k + 1, width - k + 1
+        pixels = x.permute(0, 2, 3, 1)
+        out = None
+        for dy in range(k):
+            for dx in range(k):
+                rows = pixels[:, dy : dy + out_h, dx : dx + out_w].reshape(-1, self.in_channels)
+                tap = self.weight[:, :, dy, dx]
+                term = fixed_rows(lambda block, tap=tap: block @ tap.t(), rows, self.chunk)
+                out = term if out is None else out + term
+        assert out is not None
+        if self.bias is not None:
+            out = out + self.bias
+        return out.reshape(batch, out_h, out_w, -1).permute(0, 3, 1, 2)
+
+
+_LN2_HI, _LN2_LO = 0.693145751953125, 1.428606765330187e-06
+_EXP_TAYLOR = [1 / math.factorial(n) for n in range(8, -1, -1)]
+
+
+def exact_exp(x: torch.Tensor) -> torch.Tensor:
+    """``exp`` of float32 values from correctly rounded operations only (+, ×, round, bit shifts).
+
+    torch's own ``exp`` gives different last bits in its vectorised and scalar loops, and which
+    elements take which loop depends on the tensor's size, so it is not tile-independent.
+    """
+    x = x.clamp(-87.0, 88.0)
+    k = torch.round(x * (1 / math.log(2)))
+    r = (x - k * _LN2_HI) - k * _LN2_LO
+    p = torch.full_like(r, _EXP_TAYLOR[0])
+    for coefficient in _EXP_TAYLOR[1:]:
+        p = p * r + coefficient
+    two_k = ((k.to(torch.int32) + 127) << 23).view(torch.float32)
+    return p * two_k
+
+
+def exact_silu(x: torch.Tensor) -> torch.Tensor:
+    """``x * sigmoid(x)`` with :func:`exact_exp` for float32 (torch's SiLU otherwise)."""
+    if x.dtype != torch.float32:
+        return F.silu(x)
+    return x / (1 + exact_exp(-x))
+
+
+class ChannelLayerNorm(nn.Module):
+    """LayerNorm over the channels of each pixel of ``(B, C, H, W)`` (no spatial statistics)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+def receptive_field_radius(module: nn.Module) -> int:
+    """Receptive-field radius in pixels, read from the network: the sum of its convs' radii.
+
+    Exact for a chain of stride-1 convs; an upper bound when convs sit on parallel paths (a residual
+    skip adds none). Strided or non-odd convs are refused, since tiling assumes a pixel-aligned output.
+    """
+    radius = 0
+    for layer in module.modules():
+        if isinstance(layer, nn.Conv2d):
+            k, d, s = layer.kernel_size[0], layer.dilation[0], layer.stride[0]
+            if layer.kernel_size[0] != layer.kernel_size[1] or s != 1 or layer.stride[1] != 1 or k % 2 != 1:
+                raise ValueError(f"tiled rendering needs square odd stride-1 convs, got {layer}")
+            radius += (k - 1) // 2 * d
+    return radius

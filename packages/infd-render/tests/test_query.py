@@ -1,0 +1,33 @@
+"""The CLIF/LIIF query against grid_sample (nearest, align_corners=False) and direct formulas."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from infd_render import coordinate_grid, gather_query
+from infd_render.layers import exact_exp, exact_silu
+
+
+def test_nearest_feature_matches_grid_sample():
+    feats = torch.randn(1, 5, 6, 9)
+    coords = coordinate_grid((23, 31)).unsqueeze(0)
+    query = gather_query(feats, coords, None)
+    reference = F.grid_sample(feats, coords.flip(-1), mode="nearest", align_corners=False)
+    assert torch.equal(query[..., :5].permute(0, 3, 1, 2), reference)
+
+
+def test_relative_coordinate_and_cell():
+    feats = torch.randn(1, 2, 4, 4)
+    coords = torch.tensor([[[0.1, -0.6]]])
+    cells = torch.tensor([[0.02, 0.04]])
+    query = gather_query(feats, coords, cells)[0, 0]
+    # nearest cell centres on a 4-grid: -0.75, -0.25, 0.25, 0.75 -> 0.25 and -0.75
+    assert torch.allclose(query[2:4], torch.tensor([(0.1 - 0.25) * 4, (-0.6 + 0.75) * 4]))
+    assert torch.allclose(query[4:], torch.tensor([0.08, 0.16]))
+
+
+def test_exact_silu_matches_torch():
+    x = torch.linspace(-30, 30, 10001)
+    assert torch.allclose(exact_silu(x), F.silu(x), atol=1e-6, rtol=1e-6)
+    assert torch.allclose(exact_exp(x), torch.exp(x), rtol=3e-7)
