@@ -1,0 +1,60 @@
+"""Infinite extension: strips 8x and 32x the training width stream to OME-Zarr in bounded memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import zarr
+from gud_helpers import build_pipeline
+
+TRAIN_WIDTH = 8
+RSS_GROWTH_LIMIT_KIB = 16 * 1024  # the longer strip may not raise the peak by more than 16 MiB
+
+
+def _stream(tmp_path: Path, width: int) -> dict:
+    here = Path(__file__).parent
+    env = dict(
+        os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(here) + os.pathsep + os.environ.get("PYTHONPATH", "")
+    )
+    out = tmp_path / f"w{width}"
+    result = subprocess.run([sys.executable, str(here / "strip_memory_job.py"), str(out), str(width)],
+                            capture_output=True, text=True, env=env, timeout=300, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    image = zarr.open_group(report["url"], mode="r")["0"]
+    assert image.shape == (3, TRAIN_WIDTH, width)
+    pixels = np.asarray(image[:])
+    assert pixels.std() > 0 and (pixels[..., -4:] != 0).any()  # written to the very end
+    return report
+
+
+def test_strip_memory_independent_of_length(tmp_path) -> None:
+    short = _stream(tmp_path, 8 * TRAIN_WIDTH)
+    long = _stream(tmp_path, 32 * TRAIN_WIDTH)
+    growth_short = short["after"] - short["before"]
+    growth_long = long["after"] - long["before"]
+    assert growth_long - growth_short < RSS_GROWTH_LIMIT_KIB, (short, long)
+    assert long["after"] - short["after"] < RSS_GROWTH_LIMIT_KIB, (short, long)
+
+
+def test_completion_keeps_given_columns(tmp_path) -> None:
+    pipeline = build_pipeline(str(tmp_path / "run"), basis={"name": "pixel"}, schedule={"name": "columnwise"},
+                              data={"resolution": 8, "fit_items": 32}, training={"steps": 1},
+                              extension={"completion": True, "given_columns": 3},
+                              likelihood={"enabled": False})  # fmt: skip
+    pipeline.train()
+    paths = pipeline.sample(str(tmp_path / "samples"))
+    assert any(p.endswith("completion.png") for p in paths)
+    from infd_gud.extension import complete_image
+
+    image = pipeline.images(1, seed_offset=2)[0]
+    done = complete_image(pipeline.model(), pipeline.space, pipeline.space.schedule(), image, 3, steps=3,
+                          generator=torch.Generator().manual_seed(0))  # fmt: skip
+    assert done.shape == image.shape
+    assert torch.allclose(done[..., :3], image[..., :3], atol=1e-5)
