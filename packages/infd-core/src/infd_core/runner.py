@@ -109,10 +109,12 @@ class Runner:
         return list(pipeline.sample(out))
 
     def config_from_checkpoint(self, url: str, overrides: Iterable[str] = ()) -> RunConfig:
-        """The run config stored in a checkpoint, with overrides, sampling from that checkpoint."""
+        """The run config stored in a checkpoint (sample settings reset), with overrides, sampling from it."""
         header = read_checkpoint_header(url)
-        data = apply_overrides(header.get("config", {}), overrides)
-        data.setdefault("sample", {})["checkpoint"] = url
+        stored = dict(header.get("config", {}))
+        # the training run's own sample settings do not carry over: defaults, then the overrides
+        stored["sample"] = {"checkpoint": url}
+        data = apply_overrides(stored, overrides)
         return resolve_run_config(data, self.registry, source=f"{url}/config.json")
 
     def demo_config(self, pipeline: str | None = None) -> dict[str, Any]:
