@@ -100,12 +100,12 @@ def install_torch(session: nox.Session) -> None:
     Path(str(purelib).strip(), "_infd_shared_torch.pth").write_text(f"{layer}\n")
 
 
-def install(session: nox.Session, dists: list[Dist], *extra: str) -> None:
-    """Install local distributions (with their test extras) plus extra requirements."""
+def install(session: nox.Session, dists: list[Dist], tested: list[Dist]) -> None:
+    """Install local distributions; those in ``tested`` with their test extras."""
     install_torch(session)
     session.install("--quiet", *BUILD_TOOLS, *TEST_TOOLS)
-    targets = [f"{d.path}[test]" if "test" in d.extras else str(d.path) for d in dists]
-    session.install("--quiet", "--no-build-isolation", *targets, *extra)
+    targets = [f"{d.path}[test]" if d in tested and "test" in d.extras else str(d.path) for d in dists]
+    session.install("--quiet", "--no-build-isolation", *targets)
 
 
 def check_plugins_listed(session: nox.Session, dist: Dist) -> None:
@@ -121,7 +121,7 @@ def check_plugins_listed(session: nox.Session, dist: Dist) -> None:
 def _make_tests_session(dist: Dist) -> None:
     @nox.session(name=f"tests-{dist.name}")
     def tests(session: nox.Session) -> None:
-        install(session, infd_closure(dist.name))
+        install(session, infd_closure(dist.name), tested=[dist])
         check_plugins_listed(session, dist)
         session.run("pytest", str(dist.path / "tests"), "-q", *session.posargs)
 
@@ -133,7 +133,7 @@ for _dist in DISTRIBUTIONS.values():
 @nox.session
 def integration(session: nox.Session) -> None:
     """Cross-package tests: CLI end to end, third-party plugin install, multi-process runs."""
-    install(session, list(DISTRIBUTIONS.values()))
+    install(session, list(DISTRIBUTIONS.values()), tested=[])
     session.run("pytest", str(ROOT / "integration_tests"), "-q", *session.posargs)
 
 
@@ -148,7 +148,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Run every benchmark script (prints ratio tables, writes JSON); not part of CI."""
-    install(session, list(DISTRIBUTIONS.values()))
+    install(session, list(DISTRIBUTIONS.values()), tested=[])
     scripts = sorted((ROOT / "benchmarks").glob("*.py"))
     if not scripts:
         session.log("no benchmark scripts yet")

@@ -5,8 +5,7 @@ Importing the package is cheap: the writer (zarr) and the datasets (torch) load 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from infd_core.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -30,8 +29,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'infd_io' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -5,8 +5,7 @@ Importing the package is cheap; the names below load their (torch) modules on fi
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from infd_core.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -44,15 +43,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'infd_measures' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -5,8 +5,7 @@ Names are imported lazily so that loading the plugin (``infd plugins``) does not
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from infd_core.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -32,12 +31,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'infd_funcdiff' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

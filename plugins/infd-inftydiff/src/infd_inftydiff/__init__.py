@@ -1,0 +1,1 @@
+"""∞-Diff for infd (Bond-Taylor & Willcocks): resolution-agnostic diffusion on subsampled coordinates."""

@@ -1,0 +1,123 @@
+"""The ∞-Diff pipeline config: model sizes, data, mollified diffusion, optimisation, sampling."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from infd_core.config import StrictModel
+from infd_inftydiff.model_config import PRESETS, DenoiserConfig
+
+
+class DataConfig(StrictModel):
+    """Training images: the built-in photographs (random crops) or an image folder / URL."""
+
+    source: str = Field("builtin", description="'builtin' (photographs shipped with infd-io) or a folder/URL")
+    resolution: int = Field(32, ge=4, description="training image side (crops are resized to it)")
+    subsampling: float = Field(4.0, gt=1.0, description="keep 1/subsampling of the pixels per image (4×)")
+    batch_size: int = Field(8, ge=1)
+    num_items: int = Field(4096, ge=1, description="random crops per epoch of the built-in set")
+
+
+class DiffusionConfig(StrictModel):
+    """Mollified diffusion (∞-Diff eq. 9): cosine schedule and Gaussian mollifier."""
+
+    num_steps: int = Field(1000, ge=2)
+    mollifier_variance: float = Field(1.0, gt=0, description="in pixels² of the training resolution")
+    wiener_epsilon: float = Field(0.2, gt=0, description="inverse SNR of the Wiener filter undoing T")
+
+
+class OptimConfig(StrictModel):
+    """AdamW with EMA, gradient clipping and (on CUDA) automatic mixed precision."""
+
+    steps: int = Field(200, ge=1)
+    lr: float = Field(2e-3, gt=0, description="paper: 5e-5 at batch 32 for 256² models")
+    weight_decay: float = Field(0.0, ge=0)
+    ema_decay: float = Field(0.99, ge=0, lt=1)
+    grad_clip: float = Field(1.0, gt=0)
+    amp: bool = Field(True, description="bf16 autocast on CUDA (ignored on CPU)")
+    log_every: int = Field(10, ge=1)
+    checkpoint_every: int = Field(0, ge=0, description="0: only at the end")
+
+
+class InpaintConfig(StrictModel):
+    """Inpainting (∞-Diff §5): keep the pixels where the mask is white, fill the rest."""
+
+    image: str = Field(description="image file (PNG, JPEG, ...) to complete")
+    mask: str = Field(description="image of the same size: white = known pixel, black = to fill")
+    guidance_scale: float = Field(1.0, gt=0, description="λ of the reconstruction guidance")
+
+
+class SuperResolutionConfig(StrictModel):
+    """Super-resolution (∞-Diff §5): encode a low-resolution image, sample it at a higher resolution."""
+
+    image: str = Field(description="the low-resolution image file")
+
+
+class SamplingConfig(StrictModel):
+    """DDIM sampling at any resolution; optionally inpainting or super-resolution instead."""
+
+    steps: int = Field(100, ge=1, description="DDIM steps (paper: 100)")
+    eta: float = Field(0.0, ge=0, le=1)
+    use_ema: bool = True
+    batch_size: int = Field(4, ge=1, description="images sampled together")
+    chunk: int = Field(256, ge=16, description="tile side of the OME-Zarr output (power of two)")
+    inpaint: InpaintConfig | None = None
+    superres: SuperResolutionConfig | None = None
+
+    @model_validator(mode="after")
+    def _one_task(self) -> SamplingConfig:
+        if self.inpaint is not None and self.superres is not None:
+            raise ValueError("choose inpaint or superres, not both")
+        if self.chunk & (self.chunk - 1):
+            raise ValueError(f"chunk must be a power of two, got {self.chunk}")
+        return self
+
+
+class LatentConfig(StrictModel):
+    """The latent DDPM of the diffusion autoencoder (used when ``model.latent_dim`` > 0)."""
+
+    hidden: int = Field(256, ge=8)
+    depth: int = Field(4, ge=1)
+    steps: int = Field(200, ge=0, description="training steps of the latent DDPM")
+    lr: float = Field(1e-3, gt=0)
+    stats_batches: int = Field(8, ge=1, description="batches used to standardise the latents")
+
+
+class InftyDiffConfig(StrictModel):
+    """Everything ∞-Diff needs. ``preset`` fills the model sizes; ``model`` overrides them."""
+
+    preset: Literal["tiny", "paper"] = "tiny"
+    model: DenoiserConfig = Field(default_factory=DenoiserConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    diffusion: DiffusionConfig = Field(default_factory=DiffusionConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
+    latent: LatentConfig = Field(default_factory=LatentConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        preset = data.get("preset", "tiny")
+        if preset not in PRESETS:
+            return data  # the Literal check reports it
+        resolution = (data.get("data") or {}).get("resolution", DataConfig().resolution)
+        base = PRESETS[preset](resolution)
+        model = dict(data.get("model") or {})
+        grid = {**base.pop("grid", {}), **model.pop("grid", {})}
+        merged = {**base, "train_resolution": resolution, **model}
+        if grid:
+            merged["grid"] = grid
+        return {**data, "model": merged}
+
+    @model_validator(mode="after")
+    def _consistent(self) -> InftyDiffConfig:
+        if self.model.train_resolution != self.data.resolution:
+            raise ValueError(
+                f"model.train_resolution ({self.model.train_resolution}) must equal data.resolution "
+                f"({self.data.resolution})"
+            )
+        return self

@@ -1,0 +1,125 @@
+"""The grid U-Net of ∞-Diff's inner level, in the style of Nichol & Dhariwal (2021).
+
+Residual blocks with scale-shift time conditioning, self-attention at the coarse resolutions, dropout,
+channel multipliers; input and output are ``[B, C, R, R]`` on the fixed inner grid.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from infd_inftydiff.model_config import GridUNetConfig
+
+
+class ResBlock(nn.Module):
+    """GroupNorm → SiLU → conv, time scale-shift, GroupNorm → SiLU → dropout → conv, plus skip."""
+
+    def __init__(
+        self, channels_in: int, channels_out: int, emb_dim: int, groups: int, dropout: float
+    ) -> None:
+        super().__init__()
+        self.norm1 = nn.GroupNorm(groups, channels_in)
+        self.conv1 = nn.Conv2d(channels_in, channels_out, 3, padding=1)
+        self.emb = nn.Linear(emb_dim, 2 * channels_out)
+        self.norm2 = nn.GroupNorm(groups, channels_out)
+        self.dropout = nn.Dropout(dropout)
+        self.conv2 = nn.Conv2d(channels_out, channels_out, 3, padding=1)
+        nn.init.zeros_(self.conv2.weight)
+        nn.init.zeros_(self.conv2.bias)
+        self.skip = nn.Conv2d(channels_in, channels_out, 1) if channels_in != channels_out else nn.Identity()
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(F.silu(self.norm1(x)))
+        scale, shift = self.emb(F.silu(emb))[:, :, None, None].chunk(2, dim=1)
+        h = self.norm2(h) * (1 + scale) + shift
+        h = self.conv2(self.dropout(F.silu(h)))
+        return self.skip(x) + h
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention over the grid positions."""
+
+    def __init__(self, channels: int, heads: int, groups: int) -> None:
+        super().__init__()
+        if channels % heads:
+            raise ValueError(f"{channels} channels cannot be split into {heads} heads")
+        self.heads = heads
+        self.norm = nn.GroupNorm(groups, channels)
+        self.qkv = nn.Conv1d(channels, 3 * channels, 1)
+        self.out = nn.Conv1d(channels, channels, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        q, k, v = self.qkv(self.norm(x).reshape(b, c, h * w)).chunk(3, dim=1)
+
+        def heads(t: torch.Tensor) -> torch.Tensor:
+            return t.reshape(b, self.heads, c // self.heads, h * w).transpose(2, 3)
+
+        attended = F.scaled_dot_product_attention(heads(q), heads(k), heads(v))
+        return x + self.out(attended.transpose(2, 3).reshape(b, c, h * w)).reshape(b, c, h, w)
+
+
+class GridUNet(nn.Module):
+    """U-Net on the inner grid; ``forward(x [B, C_in, R, R], emb [B, E]) -> [B, C_out, R, R]``."""
+
+    def __init__(self, config: GridUNetConfig, channels_in: int, channels_out: int, emb_dim: int) -> None:
+        super().__init__()
+        self.config = config
+        ch = config.channels
+        g, drop = config.groups, config.dropout
+        self.stem = nn.Conv2d(channels_in, ch, 3, padding=1)
+        self.down = nn.ModuleList()
+        skips, resolution = [ch], config.resolution
+        for level, mult in enumerate(config.channel_mult):
+            for _ in range(config.num_res_blocks):
+                block = nn.ModuleList([ResBlock(ch, config.channels * mult, emb_dim, g, drop)])
+                ch = config.channels * mult
+                if resolution in config.attention_resolutions:
+                    block.append(Attention(ch, config.num_heads, g))
+                self.down.append(block)
+                skips.append(ch)
+            if level < len(config.channel_mult) - 1:
+                self.down.append(nn.ModuleList([nn.Conv2d(ch, ch, 3, stride=2, padding=1)]))
+                skips.append(ch)
+                resolution //= 2
+        self.middle = nn.ModuleList(
+            [
+                ResBlock(ch, ch, emb_dim, g, drop),
+                Attention(ch, config.num_heads, g),
+                ResBlock(ch, ch, emb_dim, g, drop),
+            ]
+        )
+        self.up = nn.ModuleList()
+        for level, mult in reversed(list(enumerate(config.channel_mult))):
+            for i in range(config.num_res_blocks + 1):
+                block = nn.ModuleList([ResBlock(ch + skips.pop(), config.channels * mult, emb_dim, g, drop)])
+                ch = config.channels * mult
+                if resolution in config.attention_resolutions:
+                    block.append(Attention(ch, config.num_heads, g))
+                if level > 0 and i == config.num_res_blocks:
+                    block.append(nn.Upsample(scale_factor=2, mode="nearest"))
+                    block.append(nn.Conv2d(ch, ch, 3, padding=1))
+                    resolution *= 2
+                self.up.append(block)
+        self.head = nn.Sequential(nn.GroupNorm(g, ch), nn.SiLU(), nn.Conv2d(ch, channels_out, 3, padding=1))
+
+    @staticmethod
+    def _run(block: nn.ModuleList, h: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        for layer in block:
+            h = layer(h, emb) if isinstance(layer, ResBlock) else layer(h)
+        return h
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        h = self.stem(x)
+        skips = [h]
+        for block in self.down:
+            h = self._run(block, h, emb)
+            skips.append(h)
+        h = self._run(self.middle, h, emb)
+        for block in self.up:
+            h = self._run(block, torch.cat([h, skips.pop()], dim=1), emb)
+        return self.head(h)

@@ -1,0 +1,232 @@
+"""The ∞-Diff pipeline: trains on random coordinate subsets, samples at any resolution."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from infd_core.checkpoints import Checkpoint, flatten_state, unflatten_state
+from infd_core.errors import CheckpointError, UsageError
+from infd_core.pipeline import Pipeline, RunContext
+from infd_core.seeding import derive_seed
+from infd_inftydiff.config import InftyDiffConfig
+from infd_inftydiff.data import ImageBatches
+from infd_inftydiff.denoiser import InftyDiffDenoiser
+from infd_inftydiff.latent_model import LatentDenoiser, latent_loss, sample_latents
+from infd_inftydiff.sampling import (
+    InpaintingGuidance,
+    check_size,
+    load_image,
+    sample_images,
+    to_uint8,
+    write_image,
+)
+from infd_inftydiff.training import EMA, LossLog, loss_on_batch, make_batch, read_points, step_rng
+from infd_measures.diffusion import GaussianDiffusion
+from infd_measures.discrete import DiscreteSchedule
+from infd_measures.mollifier import GaussianMollifier
+from infd_samplers.progress import progress_events
+from infd_sparse import CoordinateBatch
+
+logger = logging.getLogger(__name__)
+
+
+class InftyDiffPipeline(Pipeline):
+    """Mollified diffusion with a sparse/grid multi-scale denoiser (Bond-Taylor & Willcocks, 2024)."""
+
+    def __init__(self, config: InftyDiffConfig, context: RunContext) -> None:
+        super().__init__(config, context)
+        self.device = context.device
+        with torch.random.fork_rng(devices=[]):  # initial weights from the run seed, not the global RNG
+            torch.manual_seed(derive_seed(context.run.seed, "init"))
+            self.model = InftyDiffDenoiser(config.model).to(self.device)
+        self.ema = EMA(self.model, config.optim.ema_decay)
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=config.optim.lr, weight_decay=config.optim.weight_decay
+        )
+        self.schedule = DiscreteSchedule.cosine(config.diffusion.num_steps)
+        self.mollifier = GaussianMollifier(
+            config.diffusion.mollifier_variance, reference_resolution=config.data.resolution
+        )
+        self.diffusion = GaussianDiffusion(self.schedule, self.mollifier)
+        self.latent_model = None
+        if config.model.latent_dim:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(derive_seed(context.run.seed, "latent-init"))
+                self.latent_model = LatentDenoiser(config.model.latent_dim, config.latent).to(self.device)
+        self.step = 0
+        self.latent_step = 0
+
+    # -- training ------------------------------------------------------------------------------------
+    def train(self) -> Mapping[str, float]:
+        cfg, ctx = self.config, self.context
+        batches = ImageBatches(cfg.data, ctx.run.seed)
+        log = LossLog(ctx.output)
+        log.truncate_after(self.step)
+        self.model.train()
+        loss_value = float("nan")
+        while self.step < cfg.optim.steps:
+            images = batches(self.step)
+            batch = make_batch(
+                images.to(self.device), self.diffusion, cfg.data.subsampling, ctx.run.seed, self.step
+            )
+            with step_rng(ctx.run.seed, self.step, self.device):
+                latent = (
+                    self.model.encode(read_points(images.to(self.device), batch.points), batch.points)
+                    if self.model.encoder is not None
+                    else None
+                )
+                loss = loss_on_batch(self.model, batch, cfg.optim.amp, latent)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"training loss became {loss.item()} at step {self.step}")
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.optim.grad_clip)
+            self.optimizer.step()
+            self.ema.update(self.model)
+            self.step += 1
+            loss_value = loss.item()
+            ctx.report_train_step(self.step, cfg.optim.steps, {"loss": loss_value})
+            if self.step % cfg.optim.log_every == 0 or self.step == cfg.optim.steps:
+                log.append({"step": self.step, "loss": loss_value})
+            if cfg.optim.checkpoint_every and self.step % cfg.optim.checkpoint_every == 0:
+                tensors, meta = self.state()
+                ctx.save_checkpoint(tensors, meta, step=self.step)
+        log.plot()
+        metrics = {"loss": loss_value, "step": float(self.step)}
+        if self.latent_model is not None:
+            metrics["latent_loss"] = self._train_latent_model(batches)
+        return metrics
+
+    def _train_latent_model(self, batches: ImageBatches) -> float:
+        """Fit the latent DDPM on latents of training images encoded by the EMA encoder (§5)."""
+        cfg = self.config.latent
+        assert self.latent_model is not None
+        encoder_model = self.sampling_model()
+        seed = self.context.run.seed
+
+        def encode(step: int) -> torch.Tensor:
+            images = batches(step).to(self.device)
+            points = CoordinateBatch.full(images.shape[0], tuple(images.shape[-2:]), device=self.device)
+            with torch.no_grad():
+                return encoder_model.encode(read_points(images, points), points)
+
+        if self.latent_step == 0:
+            self.latent_model.set_statistics(torch.cat([encode(-1 - i) for i in range(cfg.stats_batches)]))
+        optimizer = torch.optim.Adam(self.latent_model.parameters(), lr=cfg.lr)
+        loss_value = float("nan")
+        while self.latent_step < cfg.steps:
+            z = self.latent_model.standardise(encode(self.latent_step))
+            loss = latent_loss(self.latent_model, self.schedule, z, seed, self.latent_step)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            self.latent_step += 1
+            loss_value = loss.item()
+            self.context.report_progress("latent", self.latent_step, cfg.steps, {"loss": loss_value})
+        return loss_value
+
+    # -- sampling ------------------------------------------------------------------------------------
+    def sample(self, out: str) -> list[str]:
+        ctx, cfg = self.context, self.config.sampling
+        run = ctx.run
+        model = self.sampling_model()
+        if cfg.inpaint is not None:
+            return self._inpaint(model, out)
+        size = check_size(run.sample.size, self.config.data.resolution)
+        latent = None
+        if cfg.superres is not None:
+            latent = self._encode_file(model, cfg.superres.image)
+        count = run.sample.num_samples
+        single_store = out.rstrip("/").endswith(".zarr")
+        if single_store and count > 1:
+            raise UsageError(f"{out}: one store holds one image; give a folder to write {count} samples")
+        written: list[str] = []
+        for start in range(0, count, cfg.batch_size):
+            indices = list(range(start, min(count, start + cfg.batch_size)))
+            generators = [ctx.generator("sample", i, device="cpu") for i in indices]
+            batch_latent = (
+                latent.expand(len(indices), -1) if latent is not None else self._latents(model, indices)
+            )
+            images = sample_images(
+                model, self.schedule, self.mollifier, size, generators,
+                steps=cfg.steps, eta=cfg.eta, wiener_epsilon=self.config.diffusion.wiener_epsilon,
+                callback=self._progress(f"sample {indices[0] + 1}-{indices[-1] + 1}/{count}"),
+                latent=batch_latent, device=self.device,
+            )  # fmt: skip
+            for i, image in zip(indices, to_uint8(images), strict=True):
+                url = out if single_store else f"{out.rstrip('/')}/sample-{i:03d}.ome.zarr"
+                written += write_image(image, url, cfg.chunk, ctx.report_tile_written, ctx.dist.rank)
+        return written
+
+    def sampling_model(self) -> InftyDiffDenoiser:
+        """The model with EMA weights (``sampling.use_ema``) in eval mode."""
+        model = InftyDiffDenoiser(self.config.model).to(self.device)
+        model.load_state_dict(self.ema.state if self.config.sampling.use_ema else self.model.state_dict())
+        return model.eval()
+
+    def _progress(self, task: str) -> Any:
+        if self.context.progress is None:
+            return None
+        return progress_events(self.context.progress, task)
+
+    def _latents(self, model: InftyDiffDenoiser, indices: list[int]) -> torch.Tensor | None:
+        """Latents for unconditional samples, drawn from the latent DDPM (autoencoder models only)."""
+        if self.latent_model is None:
+            return None
+        generators = [self.context.generator("latent", i, device="cpu") for i in indices]
+        return sample_latents(
+            self.latent_model, self.schedule, generators, self.config.sampling.steps, self.device
+        )
+
+    def _encode_file(self, model: InftyDiffDenoiser, path: str) -> torch.Tensor:
+        if model.encoder is None:
+            raise UsageError("super-resolution encodes the image: train with model.latent_dim > 0")
+        image = load_image(path, model.config.in_channels).to(self.device)
+        points = CoordinateBatch.full(1, tuple(image.shape[-2:]), device=self.device)
+        with torch.no_grad():
+            return model.encode(image[0].permute(1, 2, 0).reshape(-1, image.shape[1]), points)
+
+    def _inpaint(self, model: InftyDiffDenoiser, out: str) -> list[str]:
+        cfg = self.config.sampling.inpaint
+        assert cfg is not None
+        image = load_image(cfg.image, model.config.in_channels).to(self.device)
+        mask = load_image(cfg.mask, 1).to(self.device) > 0  # white (1) known, black (−1) to fill
+        latent = self._encode_file(model, cfg.image) if model.encoder is not None else None
+        guidance = InpaintingGuidance(image, mask, self.mollifier, self.schedule, cfg.guidance_scale)
+        images = sample_images(
+            model, self.schedule, self.mollifier, tuple(image.shape[-2:]),
+            [self.context.generator("inpaint", 0, device="cpu")],
+            steps=self.config.sampling.steps, eta=self.config.sampling.eta,
+            wiener_epsilon=self.config.diffusion.wiener_epsilon, callback=self._progress("inpaint"),
+            latent=latent, guidance=guidance, device=self.device,
+        )  # fmt: skip
+        url = out if out.rstrip("/").endswith(".zarr") else f"{out.rstrip('/')}/inpainted.ome.zarr"
+        return write_image(
+            to_uint8(images)[0], url, self.config.sampling.chunk, self.context.report_tile_written
+        )
+
+    # -- state ---------------------------------------------------------------------------------------
+    def state(self) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
+        optimizer_tensors, optimizer_tree = flatten_state(self.optimizer.state_dict(), "optimizer")
+        tensors = {"model": self.model.state_dict(), "ema": self.ema.state, "optimizer": optimizer_tensors}
+        if self.latent_model is not None:
+            tensors["latent"] = self.latent_model.state_dict()
+        return tensors, {"step": self.step, "latent_step": self.latent_step, "optimizer": optimizer_tree}
+
+    def load_state(self, checkpoint: Checkpoint) -> None:
+        self.model.load_state_dict(checkpoint.state("model"))
+        self.ema.state = {k: v.to(self.device) for k, v in checkpoint.state("ema").items()}
+        if "optimizer" in checkpoint.tensors:
+            if "optimizer" not in checkpoint.meta:
+                raise CheckpointError(f"{checkpoint.url}: optimizer tensors without their structure")
+            self.optimizer.load_state_dict(
+                unflatten_state(checkpoint.state("optimizer"), checkpoint.meta["optimizer"])
+            )
+        if self.latent_model is not None and "latent" in checkpoint.tensors:
+            self.latent_model.load_state_dict(checkpoint.state("latent"))
+        self.step = int(checkpoint.meta.get("step") or 0)
+        self.latent_step = int(checkpoint.meta.get("latent_step") or 0)

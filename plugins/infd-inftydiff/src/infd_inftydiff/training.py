@@ -1,0 +1,152 @@
+"""Training ∞-Diff on random coordinate subsets with mollified diffusion (eq. 9, loss eq. 42).
+
+A step: images x_0 ``[B, C, R, R]``; white ξ on the full grid; x_t = √ᾱ_t T x_0 + √(1 − ᾱ_t) T ξ;
+both x_t and the target T ξ are read at a random 1/subsampling of the pixels; the denoiser sees only
+those points; loss ‖f_θ(x_t, t) − T ξ‖² averaged over points and channels.
+Every random draw of step ``s`` comes from generators derived from ``(seed, s)``, so a resumed run
+repeats exactly what an uninterrupted run would have done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from infd_core.seeding import derive_generator, derive_seed
+from infd_inftydiff.denoiser import InftyDiffDenoiser
+from infd_measures.diffusion import GaussianDiffusion
+from infd_sparse import CoordinateBatch
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class TrainingBatch:
+    """Noised values at the sampled points, their times and the target T ξ."""
+
+    points: CoordinateBatch
+    noisy: torch.Tensor
+    target: torch.Tensor
+    t: torch.Tensor
+
+
+def read_points(grid: torch.Tensor, points: CoordinateBatch) -> torch.Tensor:
+    """Values ``[N, C]`` of ``grid [B, C, H, W]`` at the integer points."""
+    return grid[points.batch, :, points.coords[:, 0], points.coords[:, 1]]
+
+
+def make_batch(
+    images: torch.Tensor,
+    diffusion: GaussianDiffusion,
+    subsampling: float,
+    seed: int,
+    step: int,
+) -> TrainingBatch:
+    """The noised, subsampled training batch of ``step`` (deterministic in ``(seed, step)``)."""
+    b, _, h, w = images.shape
+    generator = derive_generator(seed, "noise", step, device="cpu")
+    num_steps = diffusion.schedule.num_steps
+    t = torch.randint(1, num_steps + 1, (b,), generator=generator)
+    white = torch.randn(images.shape, generator=generator, dtype=images.dtype)
+    points = CoordinateBatch.random(b, (h, w), subsampling, generator)
+    noisy, target = diffusion.sample_marginal(images.cpu(), t, generator, noise=white)
+    device = images.device
+    points = points.to(device)
+    return TrainingBatch(
+        points=points,
+        noisy=read_points(noisy.to(device), points),
+        target=read_points(target.to(device), points),
+        t=(t.to(torch.float32) / num_steps).to(device),
+    )
+
+
+@contextlib.contextmanager
+def step_rng(seed: int, step: int, device: torch.device) -> Iterator[None]:
+    """Seed the global RNG (used by dropout) from ``(seed, step)`` inside the step only."""
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices, device_type=device.type):
+        torch.manual_seed(derive_seed(seed, "dropout", step))
+        yield
+
+
+class EMA:
+    """Exponential moving average of a model's parameters and buffers."""
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        for key, value in model.state_dict().items():
+            if value.dtype.is_floating_point:
+                self.state[key].lerp_(value.detach(), 1.0 - self.decay)
+            else:
+                self.state[key].copy_(value)
+
+
+def loss_on_batch(
+    model: InftyDiffDenoiser, batch: TrainingBatch, amp: bool, latent: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Mean squared error between the prediction and T ξ at the sampled points (eq. 42)."""
+    device = batch.noisy.device
+    use_amp = amp and device.type == "cuda"
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if use_amp else contextlib.nullcontext()
+    with autocast:
+        prediction = model(batch.noisy, batch.points, batch.t, latent=latent)
+    return torch.mean((prediction.float() - batch.target) ** 2)
+
+
+class LossLog:
+    """Appends ``{"step", "loss", ...}`` lines to ``train_log.jsonl`` and draws ``loss.png``."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.path = Path(folder) / "train_log.jsonl"
+
+    def append(self, record: dict[str, float]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+    def records(self) -> list[dict[str, float]]:
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+
+    def truncate_after(self, step: int) -> None:
+        """Drop records past ``step`` (a resumed run rewrites them)."""
+        kept = [r for r in self.records() if r["step"] <= step]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+
+    def plot(self) -> Path | None:
+        """``loss.png`` beside the log (skipped, with a log line, when matplotlib is missing)."""
+        records = self.records()
+        if not records:
+            return None
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            logger.warning("matplotlib is not installed: no loss plot")
+            return None
+        fig, ax = plt.subplots(figsize=(5, 3.2))
+        ax.plot([r["step"] for r in records], [r["loss"] for r in records], lw=1)
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss ‖f(x_t, t) − Tξ‖²")
+        ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        target = self.path.with_name("loss.png")
+        fig.savefig(target, dpi=100)
+        plt.close(fig)
+        return target
