@@ -16,6 +16,7 @@ _EXPORTS = {
     "check_points": "infd_funcdiff.curves",
     "MinMaxScaling": "infd_funcdiff.curves",
     "mogp_curves": "infd_funcdiff.datasets",
+    "gp_curves": "infd_funcdiff.datasets",
     "linear_curves": "infd_funcdiff.datasets",
     "file_curves": "infd_funcdiff.datasets",
     "CurveNoise": "infd_funcdiff.losses",

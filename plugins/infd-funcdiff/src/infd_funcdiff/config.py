@@ -24,6 +24,18 @@ class MoGPConfig(StrictModel):
     seed: int = Field(0, ge=0, description="seed of the generated data (independent of the run seed)")
 
 
+class GPConfig(StrictModel):
+    """One zero-mean GP with a known stationary kernel (e.g. to check conditioning against GP regression)."""
+
+    num_curves: int = Field(600, ge=2)
+    num_points: int = Field(100, ge=4)
+    irregular: bool = False
+    kernel: KernelName = "rbf"
+    variance: float = Field(1.0, gt=0)
+    length_scale: float = Field(0.2, gt=0)
+    seed: int = Field(0, ge=0, description="seed of the generated data (independent of the run seed)")
+
+
 class LinearConfig(StrictModel):
     """Random lines ``a x + b`` with a ~ N(slope_mean, slope_std²), b ~ N(bias_mean, bias_std²)."""
 
@@ -49,8 +61,9 @@ class FileCurvesConfig(StrictModel):
 class DataConfig(StrictModel):
     """Which curves to train on; ``scale_range`` is the min–max target interval (kept in checkpoints)."""
 
-    kind: Literal["mogp", "linear", "file"] = "mogp"
+    kind: Literal["mogp", "gp", "linear", "file"] = "mogp"
     mogp: MoGPConfig = Field(default_factory=MoGPConfig)
+    gp: GPConfig = Field(default_factory=GPConfig)
     linear: LinearConfig = Field(default_factory=LinearConfig)
     file: FileCurvesConfig | None = None
     scale_range: tuple[float, float] = (-3.0, 3.0)

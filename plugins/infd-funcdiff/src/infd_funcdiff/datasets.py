@@ -1,4 +1,4 @@
-"""Curve datasets: a mixture of two GPs (MoGP), random lines, and user NPZ/CSV files (infd-io)."""
+"""Curve datasets: two-GP mixture (MoGP), one zero-mean GP, random lines, user NPZ/CSV files (infd-io)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,17 @@ def mogp_curves(config: Any) -> Curves:
     return Curves(list(points), values)
 
 
+def gp_curves(config: Any) -> Curves:
+    """Draws of one zero-mean GP(0, k) with the configured stationary kernel."""
+    name = "matern12" if config.kernel == "exponential" else config.kernel
+    gp = GaussianProcess(StationaryKernel(name, config.variance, config.length_scale), jitter=1e-8)
+    points = _points(config.num_curves, config.num_points, config.irregular, config.seed)
+    values = [
+        gp.sample(x[:, None], derive_generator(config.seed, "gp", k))[:, 0] for k, x in enumerate(points)
+    ]
+    return Curves(list(points), values)
+
+
 def linear_curves(config: Any) -> Curves:
     """Lines a·x + b with Gaussian slope and bias."""
     points = _points(config.num_curves, config.num_points, config.irregular, config.seed)
@@ -54,9 +65,11 @@ def build_curves(data: Any) -> Curves:
     """The training curves a :class:`~infd_funcdiff.config.DataConfig` describes."""
     if data.kind == "mogp":
         return mogp_curves(data.mogp)
+    if data.kind == "gp":
+        return gp_curves(data.gp)
     if data.kind == "linear":
         return linear_curves(data.linear)
     return file_curves(data.file)
 
 
-__all__ = ["build_curves", "file_curves", "linear_curves", "mogp_curves"]
+__all__ = ["build_curves", "file_curves", "gp_curves", "linear_curves", "mogp_curves"]

@@ -45,6 +45,12 @@ def infd_datasets() -> list[ComponentSpec]:
             description="mixture of two GPs with opposite linear means (function-space diffusion)",
         ),
         ComponentSpec(
+            name="gp-curves",
+            factory="infd_funcdiff.datasets:gp_curves",
+            config=f"{_CONFIG}:GPConfig",
+            description="draws of one zero-mean GP with a known stationary kernel",
+        ),
+        ComponentSpec(
             name="linear-functions",
             factory="infd_funcdiff.datasets:linear_curves",
             config=f"{_CONFIG}:LinearConfig",
