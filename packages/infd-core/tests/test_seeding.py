@@ -37,3 +37,19 @@ def test_tile_outputs_do_not_depend_on_order():
 def test_bad_seed(bad):
     with pytest.raises(TypeError):
         derive_seed(bad)
+
+
+def test_seeded_global_rng_is_deterministic_and_restores_the_global_state():
+    from infd_core.seeding import seeded_global_rng
+
+    torch.manual_seed(123)
+    expected_next = torch.rand(3)
+    torch.manual_seed(123)
+    with seeded_global_rng(5, "init"):
+        a = torch.nn.Linear(4, 2).weight.detach().clone()
+    with seeded_global_rng(5, "init"):
+        b = torch.nn.Linear(4, 2).weight.detach().clone()
+    with seeded_global_rng(5, "other"):
+        c = torch.nn.Linear(4, 2).weight.detach().clone()
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert torch.equal(torch.rand(3), expected_next)  # the global generator was left where it was

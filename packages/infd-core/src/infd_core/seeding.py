@@ -6,7 +6,9 @@ random numbers it draws depend only on its identity, never on which process draw
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+from collections.abc import Iterator
 
 import torch
 
@@ -43,3 +45,15 @@ def tile_generator(
     """The generator of one output tile, whoever renders it."""
     index = (tile_index,) if isinstance(tile_index, int) else tuple(tile_index)
     return derive_generator(seed, "tile", *index, device=device)
+
+
+@contextlib.contextmanager
+def seeded_global_rng(seed: int, *index: int | str, device: torch.device | str = "cpu") -> Iterator[None]:
+    """Inside the block, torch's global generator (CPU, and ``device`` if CUDA) is seeded from
+    ``(seed, index...)``; outside it is left untouched. For code that cannot take a generator:
+    ``nn.Module`` initialisation, dropout."""
+    device = torch.device(device)
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices, device_type=device.type):
+        torch.manual_seed(derive_seed(seed, *index))
+        yield

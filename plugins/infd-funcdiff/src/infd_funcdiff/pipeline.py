@@ -14,7 +14,7 @@ import torch
 
 from infd_core.checkpoints import Checkpoint, flatten_state, unflatten_state
 from infd_core.pipeline import Pipeline, RunContext
-from infd_core.seeding import derive_seed
+from infd_core.seeding import seeded_global_rng
 from infd_funcdiff.config import FuncDiffConfig, NoiseConfig
 from infd_funcdiff.curves import Curves, MinMaxScaling, grid_points, random_points
 from infd_funcdiff.datasets import build_curves
@@ -51,8 +51,7 @@ class FuncDiffPipeline(Pipeline):
         s = config.schedule
         self.schedule = DiscreteSchedule.linear(s.num_steps, s.beta_start, s.beta_end)
         # initial weights from (run seed, "init"), without touching the global generator
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(derive_seed(context.run.seed, "init"))
+        with seeded_global_rng(context.run.seed, "init"):
             self.model = build_model(config)
         self.ema = copy.deepcopy(self.model).requires_grad_(False) if config.train.ema_decay > 0 else None
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.train.lr)

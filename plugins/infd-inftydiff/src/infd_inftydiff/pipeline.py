@@ -11,7 +11,7 @@ import torch
 from infd_core.checkpoints import Checkpoint, flatten_state, unflatten_state
 from infd_core.errors import CheckpointError, UsageError
 from infd_core.pipeline import Pipeline, RunContext
-from infd_core.seeding import derive_seed
+from infd_core.seeding import seeded_global_rng
 from infd_inftydiff.config import InftyDiffConfig
 from infd_inftydiff.data import ImageBatches
 from infd_inftydiff.denoiser import InftyDiffDenoiser
@@ -24,7 +24,7 @@ from infd_inftydiff.sampling import (
     to_uint8,
     write_image,
 )
-from infd_inftydiff.training import EMA, LossLog, loss_on_batch, make_batch, read_points, step_rng
+from infd_inftydiff.training import EMA, LossLog, loss_on_batch, make_batch, read_points
 from infd_measures.diffusion import GaussianDiffusion
 from infd_measures.discrete import DiscreteSchedule
 from infd_measures.mollifier import GaussianMollifier
@@ -40,8 +40,7 @@ class InftyDiffPipeline(Pipeline):
     def __init__(self, config: InftyDiffConfig, context: RunContext) -> None:
         super().__init__(config, context)
         self.device = context.device
-        with torch.random.fork_rng(devices=[]):  # initial weights from the run seed, not the global RNG
-            torch.manual_seed(derive_seed(context.run.seed, "init"))
+        with seeded_global_rng(context.run.seed, "init"):  # initial weights from the run seed
             self.model = InftyDiffDenoiser(config.model).to(self.device)
         self.ema = EMA(self.model, config.optim.ema_decay)
         self.optimizer = torch.optim.AdamW(
@@ -54,8 +53,7 @@ class InftyDiffPipeline(Pipeline):
         self.diffusion = GaussianDiffusion(self.schedule, self.mollifier)
         self.latent_model = None
         if config.model.latent_dim:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(derive_seed(context.run.seed, "latent-init"))
+            with seeded_global_rng(context.run.seed, "latent-init"):
                 self.latent_model = LatentDenoiser(config.model.latent_dim, config.latent).to(self.device)
         self.step = 0
         self.latent_step = 0
@@ -73,7 +71,7 @@ class InftyDiffPipeline(Pipeline):
             batch = make_batch(
                 images.to(self.device), self.diffusion, cfg.data.subsampling, ctx.run.seed, self.step
             )
-            with step_rng(ctx.run.seed, self.step, self.device):
+            with seeded_global_rng(ctx.run.seed, "dropout", self.step, device=self.device):
                 latent = (
                     self.model.encode(read_points(images.to(self.device), batch.points), batch.points)
                     if self.model.encoder is not None

@@ -13,13 +13,12 @@ import contextlib
 import dataclasses
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from infd_core.seeding import derive_generator, derive_seed
+from infd_core.seeding import derive_generator
 from infd_inftydiff.denoiser import InftyDiffDenoiser
 from infd_measures.diffusion import GaussianDiffusion
 from infd_sparse import CoordinateBatch
@@ -65,15 +64,6 @@ def make_batch(
         target=read_points(target.to(device), points),
         t=(t.to(torch.float32) / num_steps).to(device),
     )
-
-
-@contextlib.contextmanager
-def step_rng(seed: int, step: int, device: torch.device) -> Iterator[None]:
-    """Seed the global RNG (used by dropout) from ``(seed, step)`` inside the step only."""
-    devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices, device_type=device.type):
-        torch.manual_seed(derive_seed(seed, "dropout", step))
-        yield
 
 
 class EMA:
