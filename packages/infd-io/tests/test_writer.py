@@ -162,3 +162,13 @@ def test_small_or_no_tile_cache_gives_the_same_bytes(tmp_path: Path, cache_tiles
         assert writer.finalize()
         stores.append(store_files(url))
     assert stores[0] == stores[1]
+
+
+def test_write_array_stores_an_in_memory_image_at_every_level(tmp_path: Path) -> None:
+    shape = (3, 150, 97)  # not a multiple of the tile size
+    full = pattern((0, shape[1]), (0, shape[2]), shape[0], "uint8")
+    url = str(tmp_path / "array.zarr")
+    writer = TiledWriter(url, shape, "uint8", chunks=32, levels=3, tile_size=64)
+    assert writer.write_array(full)
+    for level in range(3):
+        np.testing.assert_array_equal(read_region(url, level), reference_level(full, level))

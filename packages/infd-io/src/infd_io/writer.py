@@ -301,6 +301,13 @@ class TiledWriter:
                 return
             self._build(level, index)
 
+    def write_array(self, image: Any) -> bool:
+        """Write every pending level-0 tile from an in-memory ``(C, H, W)`` array, then :meth:`finalize`."""
+        for index in self.pending_tiles():
+            (y0, y1), (x0, x1) = self.tile_bounds(index)
+            self.write_tile(index, image[:, y0:y1, x0:x1])
+        return self.finalize()
+
     def finalize(self) -> bool:
         """Build every pyramid tile whose inputs are complete but that is not (an interrupted run
         leaves such tiles); returns whether the whole pyramid is complete. Safe to call from any

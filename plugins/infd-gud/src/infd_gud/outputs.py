@@ -41,10 +41,7 @@ def write_zarr(
     side = min(tile_size, power_of_two_at_least(max(image.shape[1:])))
     writer = TiledWriter(url, image.shape, "uint8", chunks=min(side, 64), tile_size=side, overwrite=True,
                          value_range=(0.0, 255.0), on_tile_written=on_tile_written)  # fmt: skip
-    for index in writer.pending_tiles():
-        (y0, y1), (x0, x1) = writer.tile_bounds(index)
-        writer.write_tile(index, image[:, y0:y1, x0:x1])
-    writer.finalize()
+    writer.write_array(image)
     return url
 
 
