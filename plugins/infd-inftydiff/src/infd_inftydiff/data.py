@@ -8,6 +8,7 @@ import torch
 
 from infd_core.errors import ConfigError
 from infd_inftydiff.config import DataConfig
+from infd_io.sources import set_epoch
 
 
 class ImageBatches:
@@ -27,9 +28,7 @@ class ImageBatches:
         size = len(self.dataset)
         images = []
         for k in range(step * self.config.batch_size, (step + 1) * self.config.batch_size):
-            set_epoch = getattr(self.dataset, "set_epoch", None)
-            if set_epoch is not None:
-                set_epoch(k // size)
+            set_epoch(self.dataset, k // size)
             item = self.dataset[k % size]
             images.append(item["patch"] if "patch" in item else item["image"])
         return torch.stack(images)

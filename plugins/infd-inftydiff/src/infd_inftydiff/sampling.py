@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -156,15 +155,13 @@ class InpaintingGuidance:
 
 
 def load_image(path: str, channels: int) -> torch.Tensor:
-    """An image file as ``[1, C, H, W]`` in [−1, 1] (masks: ``channels=1``, in [0, 1] after ``> 0``)."""
-    from infd_io.images import ImageReadError, decode_image
+    """An image file (local path or fsspec URL) as ``[1, C, H, W]`` in [−1, 1] (masks: ``channels=1``)."""
+    from infd_core.outputs import filesystem
+    from infd_io.images import ImageReadError, read_image
 
+    fs, location = filesystem(path)
     try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read image: {exc.strerror or exc}") from None
-    try:
-        pixels = decode_image(data, channels)
+        pixels = read_image(fs, location, channels)
     except ImageReadError as exc:
         raise UsageError(f"{path}: not a readable image ({exc})") from None
     return torch.from_numpy(pixels)[None] * 2 - 1
@@ -192,10 +189,7 @@ def write_image(
         url, (channels, height, width), "uint8", chunks=min(chunk, tile), tile_size=tile, overwrite=True,
         on_tile_written=on_tile_written, rank=rank,
     )  # fmt: skip
-    for index in writer.pending_tiles():
-        (y0, y1), (x0, x1) = writer.tile_bounds(index)
-        writer.write_tile(index, image[:, y0:y1, x0:x1])
-    writer.finalize()
+    writer.write_array(image)
     preview = url.removesuffix("/").removesuffix(".zarr").removesuffix(".ome") + ".png"
     write_preview(url, preview)
     return [url, preview]
