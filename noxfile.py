@@ -26,7 +26,11 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 ROOT = Path(__file__).parent.resolve()
-TORCH_PIN = "torch==2.13.0"
+# Two shared torch layers: the CPU build of torch on local disk for most sessions, and the torch +
+# torchvision pair that works together (needed by open_clip and clean-fid) for distributions that
+# list torchvision among their dependencies, directly or through an infd dependency.
+TORCH_PIN = ("torch==2.13.0",)
+VISION_TORCH_PIN = ("torch==2.14.1", "torchvision==0.29.1")
 TEST_TOOLS = ["pytest>=7"]
 BUILD_TOOLS = ["hatchling>=1.18"]
 
@@ -38,6 +42,7 @@ class Dist:
     name: str
     path: Path
     infd_deps: tuple[str, ...]
+    needs_torchvision: bool
     entry_points: tuple[str, ...]
     extras: tuple[str, ...]
 
@@ -60,6 +65,7 @@ def find_distributions() -> dict[str, Dist]:
             name=project["name"],
             path=pyproject.parent,
             infd_deps=tuple(d for d in deps if d.startswith("infd-")),
+            needs_torchvision="torchvision" in deps,
             entry_points=tuple(project.get("entry-points", {}).get("infd", {})),
             extras=tuple(project.get("optional-dependencies", {})),
         )
@@ -86,14 +92,19 @@ def infd_closure(name: str) -> list[Dist]:
     return ordered
 
 
-def install_torch(session: nox.Session) -> None:
-    """Make the shared torch install visible in this session's venv (installing it on first use)."""
-    layer = ROOT / ".nox" / "_torch" / TORCH_PIN.replace("==", "-")
+def torch_pins(dists: list[Dist]) -> tuple[str, ...]:
+    """The torch layer these distributions need: with torchvision if any of them lists it."""
+    return VISION_TORCH_PIN if any(d.needs_torchvision for d in dists) else TORCH_PIN
+
+
+def install_torch(session: nox.Session, pins: tuple[str, ...]) -> None:
+    """Make a shared torch install visible in this session's venv (installing it on first use)."""
+    layer = ROOT / ".nox" / "_torch" / "_".join(p.replace("==", "-") for p in pins)
     marker = layer / ".complete"
     if not marker.exists():
         shutil.rmtree(layer, ignore_errors=True)
-        session.run("python", "-m", "pip", "install", "--quiet", "--target", str(layer), TORCH_PIN)
-        marker.write_text(TORCH_PIN)
+        session.run("python", "-m", "pip", "install", "--quiet", "--target", str(layer), *pins)
+        marker.write_text(" ".join(pins))
     purelib = session.run(
         "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", silent=True
     )
@@ -102,7 +113,7 @@ def install_torch(session: nox.Session) -> None:
 
 def install(session: nox.Session, dists: list[Dist], tested: list[Dist]) -> None:
     """Install local distributions; those in ``tested`` with their test extras."""
-    install_torch(session)
+    install_torch(session, torch_pins(dists))
     session.install("--quiet", *BUILD_TOOLS, *TEST_TOOLS)
     targets = [f"{d.path}[test]" if d in tested and "test" in d.extras else str(d.path) for d in dists]
     session.install("--quiet", "--no-build-isolation", *targets)
