@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
-
-import torch
+from typing import TYPE_CHECKING
 
 from infd_core.errors import DeviceError
+
+if TYPE_CHECKING:
+    import torch
 
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
@@ -20,6 +22,8 @@ def validate_device_name(name: str) -> str:
 
 def resolve_device(name: str = "auto", *, local_rank: int | None = None) -> torch.device:
     """The torch device for ``name``; ``auto`` picks CUDA when present (the local rank's GPU)."""
+    import torch  # deferred: config validation (which checks device names) must not import torch
+
     validate_device_name(name)
     if name == "cpu":
         return torch.device("cpu")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Callable, Mapping
+from types import ModuleType
 from typing import Any
 
 
@@ -20,9 +21,19 @@ def lazy_exports(
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         value = getattr(importlib.import_module(module), name)
         setattr(sys.modules[package], name, value)
+        _unshadow(package, exports)
         return value
 
     def __dir__() -> list[str]:
         return sorted(exports)
 
     return __getattr__, __dir__
+
+
+def _unshadow(package: str, exports: Mapping[str, str]) -> None:
+    """Importing a submodule binds it on its package; an export of the same name must win over it."""
+    namespace = vars(sys.modules[package])
+    for name, source in exports.items():
+        bound = namespace.get(name)
+        if isinstance(bound, ModuleType) and bound.__name__ == f"{package}.{name}" and source in sys.modules:
+            namespace[name] = getattr(sys.modules[source], name)
