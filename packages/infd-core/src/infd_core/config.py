@@ -55,6 +55,9 @@ class SampleSettings(StrictModel):
     size: list[int] | None = Field(None, description="output size per spatial axis, e.g. [8192, 8192]")
     num_samples: int = Field(1, ge=1)
     out: str | None = Field(None, description="output path or URL (default: <output>/samples)")
+    resume: bool = Field(
+        False, description="continue an interrupted output store (skip its done tiles), not replace it"
+    )
 
     @field_validator("size")
     @classmethod

@@ -9,13 +9,18 @@ import dataclasses
 import datetime
 import logging
 import os
+from typing import Any
 
 import torch
 import torch.distributed as dist
 
+from infd_core.errors import UsageError
+
 logger = logging.getLogger(__name__)
 
 _TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+TIMEOUT_VAR = "INFD_DIST_TIMEOUT"
+DEFAULT_TIMEOUT_S = 600.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,13 +47,31 @@ def launched_by_torchrun() -> bool:
     return all(v in os.environ for v in _TORCHRUN_VARS)
 
 
+def dist_timeout_s() -> float:
+    """The process-group timeout: ``INFD_DIST_TIMEOUT`` seconds, or 600 (how long a rank waits for a
+    peer in a collective before it gives up with an error instead of hanging)."""
+    text = os.environ.get(TIMEOUT_VAR, "").strip()
+    if not text:
+        return DEFAULT_TIMEOUT_S
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"{TIMEOUT_VAR}={text!r} is not a number of seconds") from None
+    if value <= 0:
+        raise UsageError(f"{TIMEOUT_VAR} must be positive, got {text!r}")
+    return value
+
+
 def init_distributed(
-    device: torch.device | None = None, *, timeout_s: float = 600.0, backend: str | None = None
+    device: torch.device | None = None, *, timeout_s: float | None = None, backend: str | None = None
 ) -> DistInfo:
     """Join the process group described by torchrun's environment, if there is one.
 
-    The backend is NCCL for CUDA devices and gloo otherwise. Calling it twice is harmless.
+    The backend is NCCL for CUDA devices and gloo otherwise; ``timeout_s`` defaults to
+    :func:`dist_timeout_s`. Calling it twice is harmless.
     """
+    if timeout_s is None:
+        timeout_s = dist_timeout_s()
     if dist.is_available() and dist.is_initialized():
         return current()
     if not launched_by_torchrun() or int(os.environ["WORLD_SIZE"]) == 1:
@@ -104,3 +127,12 @@ def shard(items: int, info: DistInfo | None = None) -> range:
     """The indices of ``range(items)`` this rank takes (round robin, disjoint across ranks)."""
     info = info or current()
     return range(info.rank, items, info.world_size)
+
+
+def gather_lists(items: list[Any]) -> list[Any]:
+    """Every rank's ``items`` (picklable: paths, names) concatenated in rank order, on every rank."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return list(items)
+    gathered: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, list(items))
+    return [item for part in gathered for item in part]

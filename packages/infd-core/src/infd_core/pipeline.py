@@ -89,6 +89,9 @@ class Pipeline(abc.ABC):
 
     #: False for pipelines that can sample without training (e.g. a fixed prior).
     requires_checkpoint: ClassVar[bool] = True
+    #: True when :meth:`sample` shares its work among the ranks of a distributed run (every rank calls
+    #: it); False: the runner lets rank 0 sample alone while the other ranks wait.
+    distributed_sampling: ClassVar[bool] = False
 
     def __init__(self, config: BaseModel, context: RunContext) -> None:
         self.config = config

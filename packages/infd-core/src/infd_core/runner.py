@@ -12,7 +12,7 @@ from infd_core.checkpoints import Checkpoint, load_checkpoint, read_checkpoint_h
 from infd_core.config import RunConfig, load_run_config, resolve_run_config
 from infd_core.config_files import SUFFIXES, apply_overrides
 from infd_core.devices import resolve_device
-from infd_core.distributed import init_distributed
+from infd_core.distributed import barrier, current, gather_lists, init_distributed
 from infd_core.errors import CheckpointError, InfdError, PluginError, UsageError
 from infd_core.events import ProgressCallback
 from infd_core.outputs import ensure_writable_dir
@@ -52,7 +52,7 @@ class Runner:
     def build(self, run: RunConfig) -> Pipeline:
         """Choose the device, join the process group, check the output and build the pipeline."""
         spec = self.registry.get("pipelines", run.pipeline)
-        device = resolve_device(run.device)
+        device = resolve_device(run.device, local_rank=current().local_rank)  # each rank its own GPU
         dist_info = init_distributed(device)
         if dist_info.is_main:
             ensure_writable_dir(run.output)
@@ -106,7 +106,13 @@ class Runner:
         if checkpoint is not None:
             restore(pipeline, checkpoint)
         out = run.sample.out or f"{pipeline.context.output}/samples"
-        return list(pipeline.sample(out))
+        dist_info = pipeline.context.dist
+        if pipeline.distributed_sampling or not dist_info.distributed:
+            return list(pipeline.sample(out))
+        # a pipeline that does not share sampling among ranks: rank 0 samples, the others wait
+        paths = list(pipeline.sample(out)) if dist_info.is_main else []
+        barrier()
+        return gather_lists(paths)
 
     def config_from_checkpoint(self, url: str, overrides: Iterable[str] = ()) -> RunConfig:
         """The run config stored in a checkpoint (sample settings reset), with overrides, sampling from it."""

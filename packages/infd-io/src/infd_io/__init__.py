@@ -12,6 +12,10 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "TiledWriter": "infd_io.writer",
     "TileGrid": "infd_io.tiling",
+    "open_shared_writer": "infd_io.sharded",
+    "write_shared": "infd_io.sharded",
+    "finalize_shared": "infd_io.sharded",
+    "write_array_shared": "infd_io.sharded",
     "downsample_2x": "infd_io.downsample",
     "store_info": "infd_io.store_info",
     "read_region": "infd_io.store_info",

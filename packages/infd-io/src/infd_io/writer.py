@@ -28,6 +28,7 @@ import numpy as np
 
 from infd_core.errors import UsageError
 from infd_core.events import ProgressCallback, ProgressEvent, TileWrittenEvent
+from infd_core.faults import fault_point
 from infd_io.completion import CompletionRecord
 from infd_io.downsample import downsample_2x
 from infd_io.errors import TileError
@@ -77,6 +78,7 @@ class TiledWriter:
         progress: ProgressCallback | None = None,
         rank: int = 0,
         cache_tiles: float = 8.0,
+        eager_pyramid: bool = True,
     ) -> None:
         layout = make_layout(shape, dtype, chunks, levels, tile_size, ngff_version, compression)
         attributes = self._attributes(layout, name, channel_names, value_range)
@@ -86,11 +88,17 @@ class TiledWriter:
         self.on_tile_written = on_tile_written
         self.progress = progress
         self.rank = rank
+        self.eager_pyramid = eager_pyramid
         self._store, self.resumed = open_or_create_store(self.url, layout, attributes, overwrite)
         self.record = CompletionRecord(self._store.record)
         if self.resumed:
             remove_partial_files(self.url)
         self._done_level0 = self.record.known_done(0)
+        #: level-0 tiles not complete when this writer opened the store (ranks that open the store
+        #: before any of them writes see the same list, so they can share it out consistently)
+        self.pending_at_open: list[TileIndex] = [
+            index for index in self.grid.tiles(0) if not self.record.is_done(0, index)
+        ]
         # downsampled copies of tiles this process wrote, kept until their parent is built
         tile_bytes = layout.shape[0] * layout.tile_size**2 * np.dtype(layout.dtype).itemsize
         self._quarter_budget = int(cache_tiles * tile_bytes)
@@ -213,10 +221,12 @@ class TiledWriter:
             logger.debug("%s: tile %s already complete, skipped", self.url, index)
             return False
         self._store_tile(0, index, block)
+        fault_point("tile")  # tests make a rank fail here (INFD_FAIL_AT); a no-op otherwise
         self._done_level0 += 1
         if self.progress is not None:
             self.progress(ProgressEvent("tiles", self._done_level0, self.grid.num_tiles(0)))
-        self._build_ready_parents(index)
+        if self.eager_pyramid:
+            self._build_ready_parents(index)
         return True
 
     def _check_tile(self, index: TileIndex, data: Any) -> np.ndarray:
@@ -235,7 +245,8 @@ class TiledWriter:
     def _store_tile(self, level: int, index: TileIndex, block: np.ndarray) -> None:
         (y0, y1), (x0, x1) = bounds = self.grid.bounds(level, index)
         quarter = None
-        if level + 1 < self.levels and self._quarter_budget > 0:  # downsample while zarr writes
+        caching = self._quarter_budget > 0 and (self.eager_pyramid or level > 0)
+        if level + 1 < self.levels and caching:  # downsample while zarr writes
             quarter = self._downsampler().submit(downsample_2x, block)
         self._store.levels[level][:, y0:y1, x0:x1] = block
         self.record.mark_done(level, index)
@@ -308,17 +319,22 @@ class TiledWriter:
             self.write_tile(index, image[:, y0:y1, x0:x1])
         return self.finalize()
 
+    def build_level(self, level: int, tiles: Sequence[TileIndex] | None = None) -> int:
+        """Build the tiles of pyramid ``level`` (default: all; else those in ``tiles``) that are not
+        complete but whose children are; returns how many were built."""
+        done = self.record.refresh(level)
+        built = 0
+        for index in self.grid.tiles(level) if tiles is None else tiles:
+            if not done[index] and self._children_done(level, index):
+                self._build(level, index)
+                built += 1
+        return built
+
     def finalize(self) -> bool:
         """Build every pyramid tile whose inputs are complete but that is not (an interrupted run
         leaves such tiles); returns whether the whole pyramid is complete. Safe to call from any
         process at any time."""
-        built = 0
-        for level in range(1, self.levels):
-            done = self.record.refresh(level)
-            for index in self.grid.tiles(level):
-                if not done[index] and self._children_done(level, index):
-                    self._build(level, index)
-                    built += 1
+        built = sum(self.build_level(level) for level in range(1, self.levels))
         remove_partial_files(self.url)
         self.close()
         finished = self.is_finished()

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from infd_core.cli.commands import launch_if_requested, nproc_option
+
 logger = logging.getLogger(__name__)
 
 
@@ -58,6 +60,7 @@ def load_features(path: str, key: str | None = None):
 @click.option("--batch-size", default=1, show_default=True, help="Tiles per forward pass.")
 @click.option("--dtype", default="uint8", type=click.Choice(["uint8", "float32"]), show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@nproc_option
 def render_command(
     features_path: str | None,
     features_key: str | None,
@@ -73,12 +76,19 @@ def render_command(
     batch_size: int,
     dtype: str,
     device: str,
+    nproc: int | None,
 ) -> None:
-    """Render features (a .safetensors map, or features.safetensors in --checkpoint) at --size."""
+    """Render features (a .safetensors map, or features.safetensors in --checkpoint) at --size.
+
+    An interrupted store is resumed (its done tiles kept); under torchrun (or with --nproc N) the
+    ranks render disjoint tiles of the one store."""
+    if launch_if_requested(nproc):
+        return
     import torch
 
     from infd_core.checkpoints import load_checkpoint
     from infd_core.devices import resolve_device
+    from infd_core.distributed import init_distributed
     from infd_core.errors import UsageError
     from infd_core.plugins import InfdPluginManager
     from infd_io.export import write_preview
@@ -106,14 +116,20 @@ def render_command(
     renderer = registry.get("renderers", renderer_name).build(config)
     if state is not None:
         renderer.load_state_dict({k.removeprefix("renderer."): v for k, v in state.items()})
-    renderer = renderer.to(resolve_device(device)).eval()
+    target = resolve_device(device)
+    info = init_distributed(target)  # under torchrun the ranks share the tiles of one store
+    renderer = renderer.to(target).eval()
     channels = int(renderer.config.out_channels)
-    sink = ZarrSink.create(
+    sink = ZarrSink.create_shared(
         out, (height, width), channels, dtype, tile_size=tile_size, chunks=min(256, tile_size)
     )
     tiler = TiledRenderer(renderer, tile_size, halo, batch_size=batch_size)
-    written = tiler.render_to_sink(sink, feature_tensor, (height, width))
+    written = tiler.render_to_sink(
+        sink, feature_tensor, (height, width), rank=info.rank, world_size=info.world_size
+    )
     sink.finalize()
+    if not info.is_main:
+        return
     preview = preview or str(Path(out.rstrip("/")).with_suffix(".png"))
     write_preview(out, preview)
     click.echo(f"{out}: {height}x{width}, {written} tiles; preview {preview}")

@@ -74,8 +74,8 @@ class ArraySink:
 class ZarrSink:
     """Streams tiles into an infd-io :class:`~infd_io.TiledWriter` (its pending tiles, its grid).
 
-    Several processes may each wrap ``TiledWriter.open(url)`` and render disjoint tiles
-    (``rank``/``world_size`` of :func:`~infd_render.tiled.render_to_sink`).
+    The ranks of a distributed run each wrap ``infd_io.sharded.open_shared_writer(url, ...)`` and render
+    disjoint tiles (``rank``/``world_size`` of :meth:`~infd_render.tiled.TiledRenderer.render_to_sink`).
     """
 
     def __init__(self, writer: Any) -> None:
@@ -94,14 +94,30 @@ class ZarrSink:
         height, width = image_size(size)
         return cls(TiledWriter(url, (channels, height, width), dtype, **options))
 
+    @classmethod
+    def create_shared(
+        cls, url: str, size: int | Sequence[int], channels: int = 3, dtype: str = "uint8", **options: Any
+    ) -> ZarrSink:
+        """Like :meth:`create`, for every rank of a distributed run (rank 0 creates, the others open)."""
+        from infd_io.sharded import open_shared_writer
+
+        height, width = image_size(size)
+        return cls(open_shared_writer(url, (channels, height, width), dtype, **options))
+
     def tiles(self) -> list[tuple[TileIndex, Region]]:
-        return [(index, self.writer.tile_bounds(index)) for index in self.writer.pending_tiles()]
+        """The tiles pending when the store was opened (the same list on every rank that opened it
+        before any rank wrote: see ``infd_io.sharded.open_shared_writer``), less those written since."""
+        pending = [index for index in self.writer.pending_at_open if not self.writer.record.is_done(0, index)]
+        return [(index, self.writer.tile_bounds(index)) for index in pending]
 
     def write(self, index: TileIndex, data: np.ndarray) -> None:
         self.writer.write_tile(index, data)
 
     def finalize(self) -> bool:
-        return bool(self.writer.finalize())
+        """Build the pyramid (split among the ranks of a distributed run; every rank must call it)."""
+        from infd_io.sharded import finalize_shared
+
+        return bool(finalize_shared(self.writer))
 
 
 class NullSink:

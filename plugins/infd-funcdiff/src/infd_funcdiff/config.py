@@ -119,7 +119,8 @@ class ModelConfig(StrictModel):
 
 class TrainConfig(StrictModel):
     steps: int = Field(300, ge=0)
-    batch_size: int = Field(64, ge=1)
+    batch_size: int = Field(64, ge=1, description="global batch over all ranks")
+    grad_accumulation: int = Field(1, ge=1, description="micro-batches per step on each rank")
     lr: float = Field(1e-3, gt=0)
     lr_step: int = Field(0, ge=0, description="StepLR period in steps (0: constant learning rate)")
     lr_gamma: float = Field(0.1, gt=0, le=1)

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from infd_core.checkpoints import Checkpoint, flatten_state, unflatten_state
+from infd_core.ddp import LossMeter, accumulate, all_reduce_sum, plan_step, sample_generators, wrap_ddp
 from infd_core.pipeline import Pipeline, RunContext
 from infd_core.seeding import seeded_global_rng
 from infd_funcdiff.config import FuncDiffConfig, NoiseConfig
@@ -43,6 +44,8 @@ def build_model(config: FuncDiffConfig) -> torch.nn.Module:
 
 class FuncDiffPipeline(Pipeline):
     """Trains a neural operator to predict the GP noise ξ and samples curves at any points."""
+
+    distributed_sampling = True  # ranks take disjoint samples / tiles
 
     def __init__(self, config: FuncDiffConfig, context: RunContext) -> None:
         super().__init__(config, context)
@@ -90,37 +93,53 @@ class FuncDiffPipeline(Pipeline):
             lr_schedule = torch.optim.lr_scheduler.StepLR(self.optimizer, cfg.lr_step, cfg.lr_gamma)
             lr_schedule.last_epoch = self.step
         loss_value = float("nan")
+        model = wrap_ddp(self.model, self.context.dist)  # DDP when several ranks: gradients averaged
         self.model.train()
         while self.step < cfg.steps:
-            generator = self.context.generator("train", self.step, device="cpu")
-            index = torch.randint(len(curves), (cfg.batch_size,), generator=generator)
-            t = torch.randint(1, self.schedule.num_steps + 1, (cfg.batch_size,), generator=generator)
-            xi = noise.sample(index, generator)
-            alpha, sigma = self.schedule.alpha(t)[:, None], self.schedule.sigma(t)[:, None]
-            x_t = alpha * values[index] + sigma * xi
-            coords = noise.coords(index)
-            prediction = self.model(
-                x_t.float()[..., None], t.float() / self.schedule.num_steps, coords=coords.float()[..., None]
-            )[..., 0]
-            loss = noise.loss(
-                self.config.loss,
-                prediction.double() - xi,
-                index,
-                n_terms=self.config.spectral_terms,
-                eig_floor=self.config.sobolev_eig_floor,
-            ).mean()
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"non-finite loss at step {self.step}")
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            meter = LossMeter()
+            for micro in plan_step(cfg.batch_size, cfg.grad_accumulation, self.context.dist):
+                generators = sample_generators(self.context.run.seed, self.step, micro.indices)
+                with accumulate(model, micro):
+                    loss = self._loss(model, noise, values, generators, len(curves))
+                    if not torch.isfinite(loss):
+                        raise FloatingPointError(f"non-finite loss at step {self.step}")
+                    (loss * micro.weight).backward()
+                meter.add(loss.detach(), len(micro.indices))
             self.optimizer.step()
             if lr_schedule is not None:
                 lr_schedule.step()
             self._update_ema()
             self.step += 1
-            loss_value = float(loss.detach())
+            loss_value = meter.mean()["loss"]
             self.context.report_train_step(self.step, cfg.steps, {"loss": loss_value})
         return {"loss": loss_value, "step": float(self.step)}
+
+    def _loss(
+        self,
+        model: torch.nn.Module,
+        noise: CurveNoise,
+        values: torch.Tensor,
+        generators: list[torch.Generator],
+        num_curves: int,
+    ) -> torch.Tensor:
+        """Mean loss of one micro-batch; sample k's curve, time and GP noise come from generator k."""
+        index = torch.cat([torch.randint(num_curves, (1,), generator=g) for g in generators])
+        t = torch.cat([torch.randint(1, self.schedule.num_steps + 1, (1,), generator=g) for g in generators])
+        xi = torch.cat([noise.sample(index[k : k + 1], g) for k, g in enumerate(generators)])
+        alpha, sigma = self.schedule.alpha(t)[:, None], self.schedule.sigma(t)[:, None]
+        x_t = alpha * values[index] + sigma * xi
+        coords = noise.coords(index)
+        prediction = model(
+            x_t.float()[..., None], t.float() / self.schedule.num_steps, coords=coords.float()[..., None]
+        )[..., 0]
+        return noise.loss(
+            self.config.loss,
+            prediction.double() - xi,
+            index,
+            n_terms=self.config.spectral_terms,
+            eig_floor=self.config.sobolev_eig_floor,
+        ).mean()
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -176,7 +195,10 @@ class FuncDiffPipeline(Pipeline):
             batch_size=cfg.batch_size,
             observations=observations,
             on_step=on_step,
+            rank=self.context.dist.rank,
+            world_size=self.context.dist.world_size,
         )
+        values = all_reduce_sum(values)  # each rank sampled disjoint chunks; exact (others are zero)
         return coords, self.scaling.inverse(values)
 
     def sample(self, out: str) -> list[str]:
@@ -190,6 +212,8 @@ class FuncDiffPipeline(Pipeline):
             self.context.run.sample.num_samples, points, observed=observed, free_steps=free
         )
         folder = Path(out)
+        if not self.context.dist.is_main:  # every rank holds every curve; rank 0 writes the files
+            return []
         folder.mkdir(parents=True, exist_ok=True)
         written = [folder / "samples.npz"]
         np.savez(written[0], coords=coords.numpy(), values=values.numpy())

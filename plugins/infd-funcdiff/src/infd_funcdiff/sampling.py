@@ -57,8 +57,14 @@ def sample_curves(
     batch_size: int = 250,
     observations: Observations | None = None,
     on_step: Callable[[int, int], None] | None = None,
+    rank: int = 0,
+    world_size: int = 1,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``num_curves`` curves (model units) at ``points``; returns (coords ``(M,)``, values ``(N, M)``).
+
+    Chunk k of ``batch_size`` curves draws from ``(seed, "sample", k)``; with ``world_size > 1`` this
+    rank samples only the chunks ``k % world_size == rank`` and leaves the other rows zero (summing the
+    ranks' values gives the single-process result exactly).
 
     With ``observations`` the curves are sampled on the union of ``points`` and the observed points
     (both returned), conditioned on the observations.
@@ -80,10 +86,15 @@ def sample_curves(
     denoiser = Denoiser(model, "eps", time_input=lambda t: t.to(dtype) / schedule.num_steps)
     noise = measure_noise(gp, noise_coords)
     chunks = [(s, min(batch_size, num_curves - s)) for s in range(0, num_curves, batch_size)]
-    total = len(chunks) * steps
+    mine = [k for k in range(len(chunks)) if k % world_size == rank]
+    total = len(mine) * steps
     outputs = []
     model.eval()
     for chunk, (_, size) in enumerate(chunks):
+        if chunk not in mine:
+            outputs.append(torch.zeros(size, points.numel(), dtype=torch.float64))
+            continue
+        position = mine.index(chunk)
         generator = derive_generator(seed, "sample", chunk, device=device)
         like = torch.empty(size, points.numel(), 1, device=device, dtype=dtype)
         x = noise(like, generator)
@@ -94,7 +105,7 @@ def sample_curves(
             guide_mask = mask[None, :, None].expand_as(like).to(device)
             guidance = ReplacementConditioning(guide_mask, observed, free_steps=observations.free_steps)
 
-        def report(step, offset=chunk * steps):  # type: ignore[no-untyped-def]
+        def report(step, offset=position * steps):  # type: ignore[no-untyped-def]
             if on_step is not None:
                 on_step(offset + step.index + 1, total)
 

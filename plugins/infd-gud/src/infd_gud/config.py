@@ -102,7 +102,8 @@ class TrainingSettings(StrictModel):
     """Denoising score matching with λ_i = σ_i² (eq. 12); paper: batch 128, lr 5e-4, EMA 0.999."""
 
     steps: int = Field(20, ge=0)
-    batch_size: int = Field(8, ge=1, description="paper: 128")
+    batch_size: int = Field(8, ge=1, description="global batch over all ranks (paper: 128)")
+    grad_accumulation: int = Field(1, ge=1, description="micro-batches per step on each rank")
     lr: float = Field(5e-4, gt=0, description="Adam learning rate (paper: 5e-4)")
     ema_decay: float = Field(0.999, ge=0, lt=1, description="paper: 0.999")
     grad_clip: float | None = Field(1.0, gt=0)

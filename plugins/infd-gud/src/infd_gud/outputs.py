@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from infd_io import TiledWriter
+from infd_io.sharded import open_shared_writer, write_array_shared
 from infd_measures.componentwise import ComponentwiseSchedule
 from infd_measures.plotting import plot_component_schedules
 
@@ -35,13 +35,20 @@ def power_of_two_at_least(value: int, minimum: int = 8) -> int:
 
 
 def write_zarr(
-    url: str, image: np.ndarray, *, tile_size: int = 256, on_tile_written: Callable[[Any], None] | None = None
+    url: str,
+    image: np.ndarray,
+    *,
+    tile_size: int = 256,
+    on_tile_written: Callable[[Any], None] | None = None,
+    resume: bool = False,
 ) -> str:
-    """A uint8 image ``(C, H, W)`` held in memory to an OME-Zarr store, tile by tile."""
+    """A uint8 image ``(C, H, W)`` held in memory (by every rank) to an OME-Zarr store, tile by tile;
+    the ranks of a distributed run write disjoint tiles. ``resume`` keeps an interrupted store's tiles."""
     side = min(tile_size, power_of_two_at_least(max(image.shape[1:])))
-    writer = TiledWriter(url, image.shape, "uint8", chunks=min(side, 64), tile_size=side, overwrite=True,
-                         value_range=(0.0, 255.0), on_tile_written=on_tile_written)  # fmt: skip
-    writer.write_array(image)
+    writer = open_shared_writer(url, image.shape, "uint8", chunks=min(side, 64), tile_size=side,
+                                overwrite=not resume, value_range=(0.0, 255.0),
+                                on_tile_written=on_tile_written)  # fmt: skip
+    write_array_shared(writer, image)
     return url
 
 

@@ -11,7 +11,10 @@ import torch
 from torch import nn
 
 from infd_core.checkpoints import Checkpoint
+from infd_core.ddp import LossMeter, accumulate, all_reduce_sum, plan_step, sample_generators, wrap_ddp
+from infd_core.distributed import barrier, gather_lists
 from infd_core.pipeline import Pipeline, RunContext
+from infd_core.seeding import seeded_global_rng
 from infd_gud.conditioning import gamma_denoiser
 from infd_gud.config import GudConfig
 from infd_gud.errors import BasisNotFittedError, GudUsageError
@@ -20,7 +23,7 @@ from infd_gud.likelihood import negative_log_likelihood
 from infd_gud.network import GammaUNet, StateSpaceModel
 from infd_gud.outputs import plot_schedule, write_json, write_png, write_zarr
 from infd_gud.space import ComponentSpace
-from infd_gud.training import EMA, score_matching_loss, stratified_times
+from infd_gud.training import EMA, sample_draws, score_matching_loss
 from infd_io import BuiltinPhotos
 from infd_samplers import probability_flow, reverse_sde
 
@@ -29,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 class GudPipeline(Pipeline):
     """GUD (Gerdes et al.): diffusion with component-wise schedules in a chosen basis."""
+
+    distributed_sampling = True  # ranks take disjoint samples / tiles
 
     def __init__(self, config: GudConfig, context: RunContext) -> None:
         super().__init__(config, context)
@@ -52,9 +57,10 @@ class GudPipeline(Pipeline):
     def _build_network(self) -> None:
         data = self.config.data
         labels = self.space.position_labels()
-        self.network = GammaUNet.from_config(
-            self.config.network, image_channels=data.channels, shape=self.space.shape, labels=labels
-        ).to(self.context.device)
+        with seeded_global_rng(self.context.run.seed, "init"):  # same initial weights on every rank
+            self.network = GammaUNet.from_config(
+                self.config.network, image_channels=data.channels, shape=self.space.shape, labels=labels
+            ).to(self.context.device)
         self.ema = EMA(self.network, self.config.training.ema_decay)
 
     def model(self, use_ema: bool = True) -> nn.Module:
@@ -71,31 +77,47 @@ class GudPipeline(Pipeline):
         if self.network is None:
             self._build_network()
         assert self.network is not None and self.ema is not None
-        plot_schedule(self.space.schedule(), Path(ctx.output) / "schedule.png", cfg.plot_components,
-                      f"{self.config.schedule.name} schedule, {self.config.basis.name} basis")  # fmt: skip
+        if ctx.dist.is_main:
+            title = f"{self.config.schedule.name} schedule, {self.config.basis.name} basis"
+            plot_schedule(
+                self.space.schedule(), Path(ctx.output) / "schedule.png", cfg.plot_components, title
+            )
         data = self.images(self.config.data.num_items)
-        model = StateSpaceModel(self.network, self.space.basis)
+        network = wrap_ddp(self.network, ctx.dist)  # DDP when several ranks: gradients averaged
+        model = StateSpaceModel(network, self.space.basis)  # type: ignore[arg-type]
         optimizer = torch.optim.Adam(self.network.parameters(), lr=cfg.lr)
-        loss = torch.zeros(())
+        state_shape = (self.space.channels, self.space.num_components)
+        metrics = {"loss": float("nan")}
         self.network.train()
         while self.step < cfg.steps:
-            generator = ctx.generator("train", self.step, device="cpu")
-            batch = data[torch.randint(0, data.shape[0], (cfg.batch_size,), generator=generator)]
-            schedule = self.space.schedule(self.space.draw_parameters(generator))
-            times = stratified_times(cfg.batch_size, generator, cfg.t_min)
-            loss = score_matching_loss(model, self.space.encode(batch), schedule, times, generator)
+            # one schedule per global batch; each sample's data, time and noise from (seed, step, sample)
+            schedule = self.space.schedule(
+                self.space.draw_parameters(ctx.generator("train", self.step, device="cpu"))
+            )
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            meter = LossMeter()
+            for micro in plan_step(cfg.batch_size, cfg.grad_accumulation, ctx.dist):
+                generators = sample_generators(ctx.run.seed, self.step, micro.indices)
+                items, times, noise = sample_draws(
+                    generators, micro.indices, cfg.batch_size, data.shape[0], state_shape, cfg.t_min
+                )
+                with accumulate(network, micro):
+                    loss = score_matching_loss(
+                        model, self.space.encode(data[items]), schedule, times, None, noise
+                    )
+                    (loss * micro.weight).backward()
+                meter.add(loss.detach(), len(micro.indices))
             if cfg.grad_clip is not None:
                 nn.utils.clip_grad_norm_(self.network.parameters(), cfg.grad_clip)
             optimizer.step()
             self.ema.update(self.network)
             self.step += 1
-            ctx.report_train_step(self.step, cfg.steps, {"loss": float(loss.detach())})
+            metrics = meter.mean()
+            ctx.report_train_step(self.step, cfg.steps, metrics)
             if self.step % cfg.log_every == 0:
-                logger.info("step %d: loss %.4f", self.step, float(loss))
+                logger.info("step %d: loss %.4f", self.step, metrics["loss"])
         self.network.eval()
-        return {"loss": float(loss.detach()), "step": float(self.step)}
+        return {"loss": metrics["loss"], "step": float(self.step)}
 
     # -- checkpoints ---------------------------------------------------------------------------------
     def state(self) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
@@ -150,25 +172,35 @@ class GudPipeline(Pipeline):
             if size[1] > res:
                 strip_width = size[1]
         paths: list[str] = []
-        if strip_width is not None:
-            paths.append(self.extend(str(folder / "strip.zarr"), strip_width))
-        else:
+        if strip_width is None:
             paths += self.write_samples(folder)
-        if self.config.extension.completion:
-            paths += self.complete(folder)
-        if self.config.likelihood.enabled:
-            paths.append(str(write_json(folder / "nll.json", self.likelihood())))
+        if self.context.dist.is_main:  # sequential outputs: rank 0 makes them while the others wait
+            if strip_width is not None:
+                paths.append(self.extend(str(folder / "strip.zarr"), strip_width))
+            if self.config.extension.completion:
+                paths += self.complete(folder)
+            if self.config.likelihood.enabled:
+                paths.append(str(write_json(folder / "nll.json", self.likelihood())))
+        barrier()
         return paths
 
     def write_samples(self, folder: Path) -> list[str]:
-        count = self.context.run.sample.num_samples
-        images = to_uint8(self.generate(count))
-        paths = [str(write_png(folder / f"sample_{i:04d}.png", image)) for i, image in enumerate(images)]
+        """PNGs and a side-by-side OME-Zarr mosaic; ranks generate disjoint batches of samples and
+        share the mosaic's tiles, with the same bytes as one process."""
+        ctx = self.context
+        count, batch = ctx.run.sample.num_samples, self.config.sampling.batch_size
+        starts = list(range(0, count, batch))[ctx.dist.rank :: ctx.dist.world_size]
+        channels, res = self.space.channels, self.config.data.resolution
+        images = torch.zeros(count, channels, res, res)
+        for start in starts:  # batches as in one process, so each sample sees the same computation
+            images[start : start + batch] = self.generate(min(batch, count - start), start)
+        images = to_uint8(all_reduce_sum(images))  # exact: every sample is non-zero on one rank only
+        mine = [i for start in starts for i in range(start, min(count, start + batch))]
+        paths = [str(write_png(folder / f"sample_{i:04d}.png", images[i])) for i in mine]
         mosaic = images.transpose(1, 2, 0, 3).reshape(images.shape[1], images.shape[2], -1)
-        paths.append(
-            write_zarr(str(folder / "samples.zarr"), mosaic, on_tile_written=self.context.report_tile_written)
-        )
-        return paths
+        url = str(folder / "samples.zarr")
+        write_zarr(url, mosaic, on_tile_written=ctx.report_tile_written, resume=ctx.run.sample.resume)
+        return [*sorted(gather_lists(paths)), url]
 
     def extend(self, url: str, width: int) -> str:
         """A strip ``width`` pixels wide by the sliding window, streamed into ``url``."""

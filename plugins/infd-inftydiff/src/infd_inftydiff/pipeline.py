@@ -9,6 +9,8 @@ from typing import Any
 import torch
 
 from infd_core.checkpoints import Checkpoint, flatten_state, unflatten_state
+from infd_core.ddp import LossMeter, accumulate, plan_step, wrap_ddp
+from infd_core.distributed import barrier, gather_lists
 from infd_core.errors import CheckpointError, UsageError
 from infd_core.pipeline import Pipeline, RunContext
 from infd_core.seeding import seeded_global_rng
@@ -24,7 +26,7 @@ from infd_inftydiff.sampling import (
     to_uint8,
     write_image,
 )
-from infd_inftydiff.training import EMA, LossLog, loss_on_batch, make_batch, read_points
+from infd_inftydiff.training import EMA, LossLog, TrainingLoss, make_batch, read_points
 from infd_measures.diffusion import GaussianDiffusion
 from infd_measures.discrete import DiscreteSchedule
 from infd_measures.mollifier import GaussianMollifier
@@ -36,6 +38,8 @@ logger = logging.getLogger(__name__)
 
 class InftyDiffPipeline(Pipeline):
     """Mollified diffusion with a sparse/grid multi-scale denoiser (Bond-Taylor & Willcocks, 2024)."""
+
+    distributed_sampling = True  # ranks take disjoint samples / tiles
 
     def __init__(self, config: InftyDiffConfig, context: RunContext) -> None:
         super().__init__(config, context)
@@ -63,37 +67,43 @@ class InftyDiffPipeline(Pipeline):
         cfg, ctx = self.config, self.context
         batches = ImageBatches(cfg.data, ctx.run.seed)
         log = LossLog(ctx.output)
-        log.truncate_after(self.step)
+        if ctx.dist.is_main:
+            log.truncate_after(self.step)
         self.model.train()
         loss_value = float("nan")
+        training_loss = wrap_ddp(TrainingLoss(self.model, cfg.optim.amp), ctx.dist)
+        accumulation = int(getattr(cfg.optim, "grad_accumulation", 1))
         while self.step < cfg.optim.steps:
-            images = batches(self.step)
-            batch = make_batch(
-                images.to(self.device), self.diffusion, cfg.data.subsampling, ctx.run.seed, self.step
-            )
-            with seeded_global_rng(ctx.run.seed, "dropout", self.step, device=self.device):
-                latent = (
-                    self.model.encode(read_points(images.to(self.device), batch.points), batch.points)
-                    if self.model.encoder is not None
-                    else None
+            images = batches(self.step)  # the global batch (every rank reads it; items are cheap crops)
+            self.optimizer.zero_grad(set_to_none=True)
+            meter = LossMeter()
+            for micro in plan_step(cfg.data.batch_size, accumulation, ctx.dist):
+                local = images[micro.indices.start : micro.indices.stop].to(self.device)
+                batch = make_batch(
+                    local, self.diffusion, cfg.data.subsampling, ctx.run.seed, self.step, micro.indices
                 )
-                loss = loss_on_batch(self.model, batch, cfg.optim.amp, latent)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"training loss became {loss.item()} at step {self.step}")
+                dropout = seeded_global_rng(
+                    ctx.run.seed, "dropout", self.step, micro.indices.start, device=self.device
+                )
+                with dropout, accumulate(training_loss, micro):
+                    loss = training_loss(local, batch)
+                    (loss * micro.weight).backward()
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"training loss became {loss.item()} at step {self.step}")
+                meter.add(loss.detach(), len(micro.indices))
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.optim.grad_clip)
             self.optimizer.step()
             self.ema.update(self.model)
             self.step += 1
-            loss_value = loss.item()
+            loss_value = meter.mean()["loss"]
             ctx.report_train_step(self.step, cfg.optim.steps, {"loss": loss_value})
-            if self.step % cfg.optim.log_every == 0 or self.step == cfg.optim.steps:
+            if ctx.dist.is_main and (self.step % cfg.optim.log_every == 0 or self.step == cfg.optim.steps):
                 log.append({"step": self.step, "loss": loss_value})
             if cfg.optim.checkpoint_every and self.step % cfg.optim.checkpoint_every == 0:
                 tensors, meta = self.state()
                 ctx.save_checkpoint(tensors, meta, step=self.step)
-        log.plot()
+        if ctx.dist.is_main:
+            log.plot()
         metrics = {"loss": loss_value, "step": float(self.step)}
         if self.latent_model is not None:
             metrics["latent_loss"] = self._train_latent_model(batches)
@@ -132,8 +142,10 @@ class InftyDiffPipeline(Pipeline):
         ctx, cfg = self.context, self.config.sampling
         run = ctx.run
         model = self.sampling_model()
-        if cfg.inpaint is not None:
-            return self._inpaint(model, out)
+        if cfg.inpaint is not None:  # one image: rank 0 makes it while the other ranks wait
+            paths = self._inpaint(model, out) if ctx.dist.is_main else []
+            barrier()
+            return gather_lists(paths)
         size = check_size(run.sample.size, self.config.data.resolution)
         latent = None
         if cfg.superres is not None:
@@ -143,7 +155,8 @@ class InftyDiffPipeline(Pipeline):
         if single_store and count > 1:
             raise UsageError(f"{out}: one store holds one image; give a folder to write {count} samples")
         written: list[str] = []
-        for start in range(0, count, cfg.batch_size):
+        starts = list(range(0, count, cfg.batch_size))
+        for start in starts[ctx.dist.rank :: ctx.dist.world_size]:  # ranks take disjoint batches
             indices = list(range(start, min(count, start + cfg.batch_size)))
             generators = [ctx.generator("sample", i, device="cpu") for i in indices]
             batch_latent = (
@@ -158,7 +171,7 @@ class InftyDiffPipeline(Pipeline):
             for i, image in zip(indices, to_uint8(images), strict=True):
                 url = out if single_store else f"{out.rstrip('/')}/sample-{i:03d}.ome.zarr"
                 written += write_image(image, url, cfg.chunk, ctx.report_tile_written, ctx.dist.rank)
-        return written
+        return sorted(gather_lists(written))
 
     def sampling_model(self) -> InftyDiffDenoiser:
         """The model with EMA weights (``sampling.use_ema``) in eval mode."""

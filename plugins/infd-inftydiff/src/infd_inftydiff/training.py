@@ -13,11 +13,13 @@ import contextlib
 import dataclasses
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from infd_core.ddp import sample_generators
 from infd_core.seeding import derive_generator
 from infd_inftydiff.denoiser import InftyDiffDenoiser
 from infd_measures.diffusion import GaussianDiffusion
@@ -41,20 +43,42 @@ def read_points(grid: torch.Tensor, points: CoordinateBatch) -> torch.Tensor:
     return grid[points.batch, :, points.coords[:, 0], points.coords[:, 1]]
 
 
+def _per_sample_draws(
+    images: torch.Tensor, num_steps: int, subsampling: float, seed: int, step: int, samples: Sequence[int]
+) -> tuple[torch.Tensor, torch.Tensor, CoordinateBatch]:
+    """Time, white noise and points of each global sample k from ``(seed, "noise", step, "sample", k)``."""
+    _, _, h, w = images.shape
+    generators = sample_generators(seed, step, samples, stream="noise")
+    t = torch.cat([torch.randint(1, num_steps + 1, (1,), generator=g) for g in generators])
+    white = torch.stack([torch.randn(images.shape[1:], generator=g, dtype=images.dtype) for g in generators])
+    # the draws of CoordinateBatch.random(1, ...) for each sample, validated once for the whole batch
+    count = max(1, round(h * w / subsampling))
+    flat = torch.cat([torch.randperm(h * w, generator=g)[:count].sort().values for g in generators])
+    batch = torch.arange(len(generators)).repeat_interleave(count)
+    return t, white, CoordinateBatch(torch.stack([flat // w, flat % w], 1), batch, (h, w), len(generators))
+
+
 def make_batch(
     images: torch.Tensor,
     diffusion: GaussianDiffusion,
     subsampling: float,
     seed: int,
     step: int,
+    samples: Sequence[int] | None = None,
 ) -> TrainingBatch:
-    """The noised, subsampled training batch of ``step`` (deterministic in ``(seed, step)``)."""
+    """The noised, subsampled training batch of ``step`` (deterministic in ``(seed, step)``).
+
+    With ``samples`` (the global sample indices of ``images``, as in data-parallel training) each
+    sample draws from its own generator, so a sample's noise does not depend on the rank count."""
     b, _, h, w = images.shape
-    generator = derive_generator(seed, "noise", step, device="cpu")
     num_steps = diffusion.schedule.num_steps
-    t = torch.randint(1, num_steps + 1, (b,), generator=generator)
-    white = torch.randn(images.shape, generator=generator, dtype=images.dtype)
-    points = CoordinateBatch.random(b, (h, w), subsampling, generator)
+    generator = derive_generator(seed, "noise", step, device="cpu")
+    if samples is None:
+        t = torch.randint(1, num_steps + 1, (b,), generator=generator)
+        white = torch.randn(images.shape, generator=generator, dtype=images.dtype)
+        points = CoordinateBatch.random(b, (h, w), subsampling, generator)
+    else:
+        t, white, points = _per_sample_draws(images, num_steps, subsampling, seed, step, samples)
     noisy, target = diffusion.sample_marginal(images.cpu(), t, generator, noise=white)
     device = images.device
     points = points.to(device)
@@ -92,6 +116,20 @@ def loss_on_batch(
     with autocast:
         prediction = model(batch.noisy, batch.points, batch.t, latent=latent)
     return torch.mean((prediction.float() - batch.target) ** 2)
+
+
+class TrainingLoss(nn.Module):
+    """The training loss as one module call (encoder included), so DDP sees every parameter used."""
+
+    def __init__(self, model: InftyDiffDenoiser, amp: bool) -> None:
+        super().__init__()
+        self.model, self.amp = model, amp
+
+    def forward(self, images: torch.Tensor, batch: TrainingBatch) -> torch.Tensor:
+        latent = None
+        if self.model.encoder is not None:
+            latent = self.model.encode(read_points(images, batch.points), batch.points)
+        return loss_on_batch(self.model, batch, self.amp, latent)
 
 
 class LossLog:

@@ -11,7 +11,7 @@ import click
 from infd_core.cli.progress import TqdmProgress
 from infd_core.config import RunConfig, config_schema, dump_run_config, resolve_run_config
 from infd_core.config_files import apply_overrides
-from infd_core.distributed import current, launch_rank
+from infd_core.distributed import current, launch_rank, launched_by_torchrun
 from infd_core.errors import UsageError
 from infd_core.plugins import InfdPluginManager
 from infd_core.registry import COMPONENT_KINDS
@@ -24,6 +24,25 @@ set_option = click.option(
     metavar="KEY=VALUE",
     help="Override a config value, e.g. --set config.steps=100 (repeatable).",
 )
+
+
+nproc_option = click.option(
+    "--nproc",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Start this many ranks through torchrun (DDP training, tiles shared among ranks).",
+)
+
+
+def launch_if_requested(nproc: int | None) -> bool:
+    """With ``--nproc N`` (outside torchrun), run this same command as N ranks; True when done."""
+    if nproc is None or launched_by_torchrun():
+        return False
+    from infd_core.cli.main import ARGV
+    from infd_core.launch import launch
+
+    launch(nproc, ARGV)
+    return True
 
 
 def _manager() -> InfdPluginManager:
@@ -114,8 +133,13 @@ def _echo_result(result: RunResult) -> None:
 @set_option
 @click.option("--resume", metavar="CHECKPOINT", help="Continue training from this checkpoint.")
 @click.option("--device", help="auto, cpu, cuda or cuda:N (overrides the config).")
-def train_command(config_path: str, overrides: Sequence[str], resume: str | None, device: str | None) -> None:
+@nproc_option
+def train_command(
+    config_path: str, overrides: Sequence[str], resume: str | None, device: str | None, nproc: int | None
+) -> None:
     """Train the pipeline a run config describes; writes <output>/checkpoint."""
+    if launch_if_requested(nproc):
+        return
     extra = [*overrides, *([f"train.resume={resume}"] if resume else []), *_device(device)]
     runner = _runner()
     _echo_result(runner.train(runner.load_config(config_path, extra)))
@@ -144,6 +168,10 @@ def _parse_size(text: str | None) -> list[int] | None:
 @click.option("--out", help="Output path or URL (e.g. out.zarr).")
 @click.option("--num", "num_samples", type=click.IntRange(min=1), help="Number of samples.")
 @click.option("--device", help="auto, cpu, cuda or cuda:N (overrides the config).")
+@click.option(
+    "--resume", "resume_out", is_flag=True, help="Continue an interrupted output store (skip its done tiles)."
+)
+@nproc_option
 def sample_command(
     source: str,
     overrides: Sequence[str],
@@ -151,8 +179,12 @@ def sample_command(
     out: str | None,
     num_samples: int | None,
     device: str | None,
+    resume_out: bool,
+    nproc: int | None,
 ) -> None:
     """Sample from a checkpoint folder, or from the checkpoint of a run config."""
+    if launch_if_requested(nproc):
+        return
     extra = list(overrides) + _device(device)
     parsed = _parse_size(size)
     if parsed is not None:
@@ -161,6 +193,8 @@ def sample_command(
         extra.append(f"sample.out={json.dumps(out)}")
     if num_samples:
         extra.append(f"sample.num_samples={num_samples}")
+    if resume_out:
+        extra.append("sample.resume=true")
     runner = _runner()
     if is_checkpoint_folder(source):
         run = runner.config_from_checkpoint(source, extra)
@@ -173,8 +207,11 @@ def sample_command(
 @click.argument("config_path", metavar="CONFIG")
 @set_option
 @click.option("--device", help="auto, cpu, cuda or cuda:N (overrides the config).")
-def run_command(config_path: str, overrides: Sequence[str], device: str | None) -> None:
+@nproc_option
+def run_command(config_path: str, overrides: Sequence[str], device: str | None, nproc: int | None) -> None:
     """Train and then sample, as the run config says."""
+    if launch_if_requested(nproc):
+        return
     runner = _runner()
     _echo_result(runner.run(runner.load_config(config_path, [*overrides, *_device(device)])))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -45,14 +46,25 @@ def build_cli(manager: InfdPluginManager | None = None) -> click.Group:
     return cli
 
 
+#: The arguments of the running command (``--nproc`` starts the ranks with the same ones).
+ARGV: list[str] = []
+
+
+def _error_prefix() -> str:
+    """``infd: error`` (and the rank, in a run of several ranks started by torchrun)."""
+    if "RANK" in os.environ and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return f"infd: error (rank {os.environ['RANK']} of {os.environ['WORLD_SIZE']})"
+    return "infd: error"
+
+
 def run_cli(argv: Sequence[str] | None = None, manager: InfdPluginManager | None = None) -> int:
     """Run the CLI and return its exit status; infd errors print one line (status 2 for usage errors)."""
     configure_logging(0)
+    args = list(argv) if argv is not None else sys.argv[1:]
+    ARGV[:] = args
     try:
         cli = build_cli(manager)
-        status = cli.main(
-            args=list(argv) if argv is not None else None, prog_name="infd", standalone_mode=False
-        )
+        status = cli.main(args=args, prog_name="infd", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("infd: aborted", err=True)
         return 1
@@ -60,9 +72,24 @@ def run_cli(argv: Sequence[str] | None = None, manager: InfdPluginManager | None
         exc.show()
         return exc.exit_code
     except InfdError as exc:
-        click.echo(f"infd: error: {exc}", err=True)
+        click.echo(f"{_error_prefix()}: {exc}", err=True)
+        leave_process_group(wait=False)
         return exc.exit_code
+    leave_process_group(wait=True)
     return status if isinstance(status, int) else 0
+
+
+def leave_process_group(wait: bool) -> None:
+    """Leave a joined process group; after success every rank first waits for the others, so none
+    exits while a peer still talks to it."""
+    if "torch.distributed" not in sys.modules:  # no group can have been joined
+        return
+    from infd_core.distributed import barrier, launched_by_torchrun, shutdown
+
+    if launched_by_torchrun():
+        if wait:
+            barrier()
+        shutdown()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,0 +1,132 @@
+"""Multi-process runs on CPU with gloo: DDP training, tile-sharded sampling and rendering, failures.
+
+Each test starts 2 ranks through torchrun (``python -m torch.distributed.run`` or ``infd --nproc``) and
+compares them with one process run in this one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import safetensors.torch
+import torch
+from cli_helpers import BIN
+from ddp_worker import train
+
+from infd_core.checkpoints import Checkpoint, load_checkpoint
+from infd_core.cli.main import run_cli
+
+WORKER = Path(__file__).parent / "ddp_worker.py"
+RENDER_CONFIG = '{"feature_channels": 4, "hidden_channels": 8, "residual_blocks": 1, "gemm_chunk": 256}'
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "INFD_FAIL_AT")}
+    return {**env, "OMP_NUM_THREADS": "1", "INFD_DIST_TIMEOUT": "30", **extra}
+
+
+def _run(args: list[str], timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=_env(**env))
+
+
+def store_files(root: Path) -> dict[str, str]:
+    """Every file under ``root`` (chunks, shards, metadata, record) with its SHA-256."""
+    return {
+        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_two_ranks_train_like_one_with_the_same_global_batch(tmp_path: Path) -> None:
+    """gud and funcdiff with grad_accumulation 2 on 2 ranks (uneven slices of batches 5 and 7) and
+    inftydiff on 2 ranks end with the weights of one process taking the whole batch at once; the
+    2-rank checkpoints resume in one process like the 1-process ones."""
+    names = ["gud", "funcdiff", "inftydiff"]
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    result = _run([*launcher, str(WORKER), str(tmp_path / "two"), *names])
+    assert result.returncode == 0, result.stderr[-3000:]
+    train(str(tmp_path / "one"), names)
+    for name in names:
+        one = load_checkpoint(str(tmp_path / "one" / name / "checkpoint"))
+        two = load_checkpoint(str(tmp_path / "two" / name / "checkpoint"))
+        assert two.meta["step"] == one.meta["step"] > 0
+        _assert_same_weights(one, two, name)
+    # a checkpoint written by 2 ranks resumes in 1 process like the 1-process checkpoint does
+    longer = {"gud": {"training": {"steps": 5}}, "funcdiff": {"train": {"steps": 6}}}
+    for source in ("one", "two"):
+        train(str(tmp_path / f"resumed-{source}"), names[:2], longer, resume=str(tmp_path / source))
+    for name in names[:2]:
+        one = load_checkpoint(str(tmp_path / "resumed-one" / name / "checkpoint"))
+        two = load_checkpoint(str(tmp_path / "resumed-two" / name / "checkpoint"))
+        assert two.meta["step"] == one.meta["step"] > 4
+        # gud restarts Adam on resume (no optimizer state saved): its first steps, ±lr per weight, turn
+        # the 1e-6 differences of the checkpoints into up to ~2e-5; steps move weights by ~1e-3
+        _assert_same_weights(one, two, name, atol=1e-4)
+
+
+def _assert_same_weights(one: Checkpoint, two: Checkpoint, name: str, atol: float = 1e-5) -> None:
+    for key, value in one.state("model").items():
+        torch.testing.assert_close(two.state("model")[key], value, rtol=1e-4, atol=atol, msg=f"{name} {key}")
+
+
+@pytest.fixture(scope="module")
+def gud_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> str:
+    out = tmp_path_factory.mktemp("gud")
+    train(str(out), ["gud"])
+    return str(out / "gud" / "checkpoint")
+
+
+def test_infd_sample_nproc_2_writes_the_same_bytes_as_one_process(
+    tmp_path: Path, gud_checkpoint: str
+) -> None:
+    args = ["sample", gud_checkpoint, "--num", "5"]
+    assert run_cli([*args, "--out", str(tmp_path / "one")]) == 0
+    result = _run([str(BIN / "infd"), *args, "--out", str(tmp_path / "two"), "--nproc", "2"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    for i in range(5):
+        assert f"sample_{i:04d}.png" in result.stdout
+    one, two = store_files(tmp_path / "one"), store_files(tmp_path / "two")
+    assert len(one) > 5 and one == two
+    # --resume keeps the complete store (nothing rewritten) instead of replacing it
+    shard = tmp_path / "two" / "samples.zarr" / "0" / "c" / "0" / "0" / "0"
+    before = shard.stat().st_mtime_ns
+    assert run_cli([*args, "--out", str(tmp_path / "two"), "--resume"]) == 0
+    assert shard.stat().st_mtime_ns == before and store_files(tmp_path / "two") == one
+
+
+def _render(out: Path, *extra: str) -> list[str]:
+    features = out.parent / "phi.safetensors"
+    if not features.exists():
+        safetensors.torch.save_file({"phi": torch.randn(4, 6, 6, generator=torch.Generator().manual_seed(0))},
+                                    str(features))  # fmt: skip
+    return ["render", "--features", str(features), "--size", "200x136", "--config", RENDER_CONFIG,
+            "--tile-size", "32", "--device", "cpu", "--out", str(out), *extra]  # fmt: skip
+
+
+def test_a_failing_rank_stops_the_run_and_the_store_resumes_identically(tmp_path: Path) -> None:
+    """Rank 1 dies after writing 3 tiles: the run stops at once naming rank 1; rerunning resumes the
+    store (done tiles kept) and ends byte-identical to an uninterrupted single-process render."""
+    assert run_cli(_render(tmp_path / "one.zarr")) == 0
+    reference = store_files(tmp_path / "one.zarr")
+    assert sum(1 for name in reference if name.startswith("infd_tiles/0/c/")) == 35  # 7 x 5 tiles, 4 levels
+
+    infd, url = str(BIN / "infd"), tmp_path / "two.zarr"
+    start = time.monotonic()
+    failed = _run([infd, *_render(url, "--nproc", "2")], INFD_FAIL_AT="tile:1:3")
+    assert failed.returncode == 1
+    assert time.monotonic() - start < 60
+    assert "injected failure at tile #3 on rank 1" in failed.stderr
+    assert "infd: error: rank 1 of 2 failed first (exit code 1)" in failed.stderr
+    done = [name for name in store_files(url) if name.startswith("infd_tiles/0/c/")]
+    assert 4 <= len(done) < 35  # rank 1's 3 tiles + 1 and some of rank 0's are recorded
+
+    resumed = _run([infd, *_render(url, "--nproc", "2")])
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert store_files(url) == reference
