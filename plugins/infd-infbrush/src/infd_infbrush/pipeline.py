@@ -1,0 +1,186 @@
+"""The ∞-Brush pipeline: conditional training on random pixel subsets, guided sampling at any size."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from infd_core.checkpoints import Checkpoint, flatten_state, unflatten_state
+from infd_core.errors import CheckpointError, UsageError
+from infd_core.pipeline import Pipeline, RunContext
+from infd_core.seeding import derive_generator, seeded_global_rng
+from infd_infbrush.conditioning import load_encoder
+from infd_infbrush.config import InfBrushConfig
+from infd_infbrush.data import ClassBatches, class_vectors, reference_images
+from infd_infbrush.denoiser import InfBrushDenoiser
+from infd_infbrush.errors import ConditionError
+from infd_infbrush.sampling import check_guidance_scale, sample_images
+from infd_inftydiff import EMA, LossLog, check_size, load_image, make_batch, to_uint8, write_image
+from infd_measures.diffusion import GaussianDiffusion
+from infd_measures.discrete import DiscreteSchedule
+from infd_measures.mollifier import GaussianMollifier
+from infd_samplers.progress import progress_events
+
+logger = logging.getLogger(__name__)
+
+
+class InfBrushPipeline(Pipeline):
+    """Conditional mollified diffusion with cross-attention neural operators (Le, Graikos et al., 2024)."""
+
+    def __init__(self, config: InfBrushConfig, context: RunContext) -> None:
+        super().__init__(config, context)
+        self.device = context.device
+        with seeded_global_rng(context.run.seed, "init"):  # initial weights from the run seed
+            self.model = InfBrushDenoiser(config.model)
+        encoder_path = config.model.condition.encoder
+        if encoder_path is not None and self.model.condition.encoder is not None:
+            load_encoder(self.model.condition.encoder, encoder_path)
+        self.model.to(self.device)
+        self.ema = EMA(self.model, config.optim.ema_decay)
+        self.optimizer = torch.optim.AdamW(
+            [p for p in self.model.parameters() if p.requires_grad],
+            lr=config.optim.lr,
+            weight_decay=config.optim.weight_decay,
+        )
+        self.schedule = DiscreteSchedule.cosine(config.diffusion.num_steps)
+        self.mollifier = GaussianMollifier(
+            config.diffusion.mollifier_variance, reference_resolution=config.data.resolution
+        )
+        self.diffusion = GaussianDiffusion(self.schedule, self.mollifier)
+        self.step = 0
+
+    # -- training ------------------------------------------------------------------------------------
+    def condition_input(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """What the model is conditioned on: class vectors, or the images as references."""
+        condition = self.config.model.condition
+        if condition.kind == "vector":
+            return class_vectors(labels, self.config.data).to(self.device)
+        return reference_images(images, condition.reference_resolution).to(self.device)
+
+    def train(self) -> Mapping[str, float]:
+        cfg, ctx = self.config, self.context
+        batches = ClassBatches(cfg.data, ctx.run.seed)
+        log = LossLog(ctx.output)
+        log.truncate_after(self.step)
+        self.model.train()
+        loss_value = float("nan")
+        while self.step < cfg.optim.steps:
+            images, labels = batches(self.step)
+            images = images.to(self.device)
+            batch = make_batch(images, self.diffusion, cfg.data.subsampling, ctx.run.seed, self.step)
+            drop_gen = derive_generator(ctx.run.seed, "condition-drop", self.step)
+            drop = (torch.rand(len(labels), generator=drop_gen) < cfg.data.condition_drop).to(self.device)
+            with seeded_global_rng(ctx.run.seed, "dropout", self.step, device=self.device):
+                tokens = self.model.condition_tokens(self.condition_input(images, labels), drop)
+                use_amp = cfg.optim.amp and self.device.type == "cuda"
+                autocast = (
+                    torch.autocast("cuda", dtype=torch.bfloat16) if use_amp else contextlib.nullcontext()
+                )
+                with autocast:
+                    prediction = self.model(batch.noisy, batch.points, batch.t, tokens)
+                loss = torch.mean((prediction.float() - batch.target) ** 2)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"training loss became {loss.item()} at step {self.step}")
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.optim.grad_clip)
+            self.optimizer.step()
+            self.ema.update(self.model)
+            self.step += 1
+            loss_value = loss.item()
+            ctx.report_train_step(self.step, cfg.optim.steps, {"loss": loss_value})
+            if self.step % cfg.optim.log_every == 0 or self.step == cfg.optim.steps:
+                log.append({"step": self.step, "loss": loss_value})
+            if cfg.optim.checkpoint_every and self.step % cfg.optim.checkpoint_every == 0:
+                tensors, meta = self.state()
+                ctx.save_checkpoint(tensors, meta, step=self.step)
+        log.plot()
+        return {"loss": loss_value, "step": float(self.step)}
+
+    # -- sampling ------------------------------------------------------------------------------------
+    def sample(self, out: str) -> list[str]:
+        ctx, cfg = self.context, self.config.sampling
+        size = check_size(ctx.run.sample.size, self.config.data.resolution)
+        guidance = check_guidance_scale(cfg.guidance_scale)
+        count = ctx.run.sample.num_samples
+        single_store = out.rstrip("/").endswith(".zarr")
+        if single_store and count > 1:
+            raise UsageError(f"{out}: one store holds one image; give a folder to write {count} samples")
+        model = self.sampling_model()
+        conditions = self.sample_conditions(count)  # checked before anything is written
+        written: list[str] = []
+        for start in range(0, count, cfg.batch_size):
+            indices = list(range(start, min(count, start + cfg.batch_size)))
+            generators = [ctx.generator("sample", i, device="cpu") for i in indices]
+            with torch.no_grad():
+                tokens = model.condition_tokens(conditions[indices[0] : indices[-1] + 1].to(self.device))
+            images = sample_images(
+                model, self.schedule, self.mollifier, size, generators, tokens,
+                steps=cfg.steps, guidance_scale=guidance, eta=cfg.eta,
+                wiener_epsilon=self.config.diffusion.wiener_epsilon, chunk_points=cfg.chunk_points,
+                callback=self._progress(f"sample {indices[0] + 1}-{indices[-1] + 1}/{count}"),
+                device=self.device,
+            )  # fmt: skip
+            for i, image in zip(indices, to_uint8(images), strict=True):
+                url = out if single_store else f"{out.rstrip('/')}/sample-{i:03d}.ome.zarr"
+                written += write_image(image, url, cfg.chunk, ctx.report_tile_written, ctx.dist.rank)
+        return written
+
+    def sample_conditions(self, count: int) -> torch.Tensor:
+        """The condition of each sample: class vectors, an explicit vector, or reference images."""
+        cfg, data = self.config.sampling, self.config.data
+        condition = self.config.model.condition
+        if condition.kind == "vector":
+            if cfg.vector is not None:
+                if len(cfg.vector) != condition.dim:
+                    raise ConditionError(
+                        f"sampling.vector has {len(cfg.vector)} entries but the model is conditioned on "
+                        f"vectors of length {condition.dim}"
+                    )
+                return torch.tensor([cfg.vector] * count, dtype=torch.float32)
+            classes = cfg.classes or list(range(len(data.classes)))
+            bad = [c for c in classes if not 0 <= c < len(data.classes)]
+            if bad:
+                raise ConditionError(
+                    f"sampling.classes {bad} outside 0..{len(data.classes) - 1} ({data.classes})"
+                )
+            labels = torch.tensor([classes[i % len(classes)] for i in range(count)])
+            return class_vectors(labels, data)
+        if cfg.reference is not None:
+            reference = load_image(cfg.reference, self.config.model.in_channels)
+            return reference_images(reference, condition.reference_resolution).expand(count, -1, -1, -1)
+        batches = ClassBatches(data, self.context.run.seed)  # default references: training crops
+        images = torch.stack([batches.item(i)[0] for i in range(count)])
+        return reference_images(images, condition.reference_resolution)
+
+    def sampling_model(self) -> InfBrushDenoiser:
+        """The model with EMA weights (``sampling.use_ema``) in eval mode."""
+        model = InfBrushDenoiser(self.config.model).to(self.device)
+        model.load_state_dict(self.ema.state if self.config.sampling.use_ema else self.model.state_dict())
+        return model.eval()
+
+    def _progress(self, task: str) -> Any:
+        if self.context.progress is None:
+            return None
+        return progress_events(self.context.progress, task)
+
+    # -- state ---------------------------------------------------------------------------------------
+    def state(self) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
+        optimizer_tensors, optimizer_tree = flatten_state(self.optimizer.state_dict(), "optimizer")
+        tensors = {"model": self.model.state_dict(), "ema": self.ema.state, "optimizer": optimizer_tensors}
+        return tensors, {"step": self.step, "optimizer": optimizer_tree}
+
+    def load_state(self, checkpoint: Checkpoint) -> None:
+        self.model.load_state_dict(checkpoint.state("model"))
+        self.ema.state = {k: v.to(self.device) for k, v in checkpoint.state("ema").items()}
+        if "optimizer" in checkpoint.tensors:
+            if "optimizer" not in checkpoint.meta:
+                raise CheckpointError(f"{checkpoint.url}: optimizer tensors without their structure")
+            self.optimizer.load_state_dict(
+                unflatten_state(checkpoint.state("optimizer"), checkpoint.meta["optimizer"])
+            )
+        self.step = int(checkpoint.meta.get("step") or 0)

@@ -1,0 +1,29 @@
+"""infd hooks of the ∞-Brush plugin (no torch imported here)."""
+
+from __future__ import annotations
+
+from infd_core import ComponentSpec, hookimpl
+
+
+@hookimpl
+def infd_pipelines() -> list[ComponentSpec]:
+    return [
+        ComponentSpec(
+            name="infbrush",
+            factory="infd_infbrush.pipeline:InfBrushPipeline",
+            config="infd_infbrush.config:InfBrushConfig",
+            description="∞-Brush: conditional function-space diffusion, linear cross-attention, up to 4096²",
+        )
+    ]
+
+
+@hookimpl
+def infd_models() -> list[ComponentSpec]:
+    return [
+        ComponentSpec(
+            name="infbrush-denoiser",
+            factory="infd_infbrush.denoiser:InfBrushDenoiser",
+            config="infd_infbrush.model_config:BrushDenoiserConfig",
+            description="sparse operators + linear cross-/self-attention around a grid U-Net, predicting Tξ",
+        )
+    ]
