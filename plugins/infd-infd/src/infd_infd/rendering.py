@@ -1,0 +1,117 @@
+"""Rendering φ = D(z) at any resolution (§4.4): tiled CLIF into OME-Zarr, and boxes of a canvas at a
+fixed resolution (§5.5).
+
+The canvas is streamed tile by tile through :class:`infd_render.TiledRenderer` into a
+:class:`infd_render.ZarrSink` (infd-io's ``TiledWriter``): only φ (the decoder's resolution) and a
+few tiles are ever in memory, whatever the output size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from infd_core.errors import UsageError
+from infd_render import TiledRenderer, ZarrSink
+
+logger = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def conv_impl(module: nn.Module, impl: str) -> Iterator[None]:
+    """Temporarily switch every infd-render border conv of ``module`` to ``impl`` (``native``/``gemm``).
+
+    Training and guidance use torch's ``conv2d`` (fast, differentiable); tiled output uses the
+    configured implementation (``gemm`` is bit-exact across tiles).
+    """
+    convs = [m for m in module.modules() if hasattr(m, "impl") and isinstance(m, nn.Conv2d)]
+    saved = [m.impl for m in convs]
+    for m in convs:
+        m.impl = impl
+    try:
+        yield
+    finally:
+        for m, old in zip(convs, saved, strict=True):
+            m.impl = old
+
+
+def box_grid(
+    box: Sequence[float], canvas: tuple[int, int], resolution: int, device: torch.device | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Coordinates and cells ``(resolution, resolution, 2)`` of a ``resolution``² pixel grid covering
+    ``box = [x0, y0, x1, y1]`` (canvas pixels) of a ``canvas = (H, W)`` image, in [−1, 1] (y, x)."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    height, width = canvas
+    steps = (torch.arange(resolution, dtype=torch.float64, device=device) + 0.5) / resolution
+    ys = (y0 + steps * (y1 - y0)) * 2 / height - 1
+    xs = (x0 + steps * (x1 - x0)) * 2 / width - 1
+    coords = torch.stack(torch.meshgrid(ys, xs, indexing="ij"), dim=-1).float()
+    cell = torch.tensor(
+        [2 * (y1 - y0) / (resolution * height), 2 * (x1 - x0) / (resolution * width)], device=device
+    )
+    return coords, cell.expand(resolution, resolution, 2)
+
+
+def check_box(box: Sequence[float], canvas: tuple[int, int], where: str = "box") -> None:
+    """A box must lie inside the canvas."""
+    x0, y0, x1, y1 = box
+    height, width = canvas
+    if not (0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height):
+        raise UsageError(
+            f"{where} {list(box)} is outside the {width}x{height} canvas (x0, y0, x1, y1 must satisfy "
+            f"0 <= x0 < x1 <= {width} and 0 <= y0 < y1 <= {height})"
+        )
+
+
+def store_url(out: str, index: int, count: int) -> str:
+    """``out`` itself for one sample into a ``.zarr`` store, else ``out/sample-NNN.ome.zarr``."""
+    if out.rstrip("/").endswith(".zarr"):
+        if count > 1:
+            raise UsageError(f"{out}: one store holds one image; give a folder to write {count} samples")
+        return out
+    return f"{out.rstrip('/')}/sample-{index:03d}.ome.zarr"
+
+
+def render_to_zarr(
+    renderer: Any,
+    features: torch.Tensor,
+    size: tuple[int, int],
+    url: str,
+    *,
+    tile_size: int,
+    chunk: int,
+    batch_size: int = 1,
+    on_tile_written: Callable[[Any], None] | None = None,
+    progress: Any = None,
+) -> list[str]:
+    """Render ``features (C, h, w)`` at ``size`` tile by tile into OME-Zarr at ``url`` + a PNG preview.
+
+    The store (metadata first) is created before the first tile; each tile goes to the store as soon as
+    it is rendered, and the pyramid is built as tiles complete.
+    """
+    from infd_io.export import write_preview
+
+    tile = min(tile_size, _pow2_at_least(max(size)))
+    sink = ZarrSink.create(
+        url, size, int(renderer.config.out_channels), "uint8", tile_size=tile, chunks=min(chunk, tile),
+        overwrite=True, on_tile_written=on_tile_written,
+    )  # fmt: skip
+    tiler = TiledRenderer(renderer, tile, batch_size=batch_size, progress=progress)
+    written = tiler.render_to_sink(sink, features, size)
+    sink.finalize()
+    logger.info("%s: %dx%d, %d tiles", url, size[0], size[1], written)
+    preview = url.rstrip("/").removesuffix(".zarr").removesuffix(".ome") + ".png"
+    write_preview(url, preview)
+    return [url, preview]
+
+
+def _pow2_at_least(n: int) -> int:
+    p = 16
+    while p < n:
+        p *= 2
+    return p
