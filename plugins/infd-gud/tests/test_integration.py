@@ -72,3 +72,24 @@ def test_fft_train_sample_reload_and_nll(tmp_path) -> None:
     fresh.load_state(load_checkpoint(url))
     assert torch.allclose(fresh.generate(2), first, atol=1e-5)
     _check_nll(fresh.likelihood())
+
+
+def test_resume_continues_exactly(tmp_path) -> None:
+    """2 steps, checkpoint, 2 more steps in a fresh pipeline == 4 steps at once (weights, EMA, Adam)."""
+    straight = build_pipeline(str(tmp_path / "straight"), training={"steps": 4})
+    straight.train()
+    half = build_pipeline(str(tmp_path / "half"), training={"steps": 2})
+    half.train()
+    tensors, meta = half.state()
+    url = half.context.save_checkpoint(tensors, meta, step=meta["step"])
+    resumed = build_pipeline(str(tmp_path / "half"), training={"steps": 4})
+    resumed.load_state(load_checkpoint(url))
+    assert resumed.step == 2
+    resumed.train()
+    expected, _ = straight.state()
+    got, meta = resumed.state()
+    assert meta["step"] == 4
+    for part in ("model", "ema", "optimizer"):
+        assert expected[part].keys() == got[part].keys()
+        for key, value in expected[part].items():
+            torch.testing.assert_close(got[part][key], value, rtol=0, atol=0, msg=f"{part} {key}")

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from infd_core.checkpoints import Checkpoint
+from infd_core.checkpoints import Checkpoint, flatten_state, unflatten_state
 from infd_core.ddp import LossMeter, accumulate, all_reduce_sum, plan_step, sample_generators, wrap_ddp
 from infd_core.distributed import barrier, gather_lists
 from infd_core.pipeline import Pipeline, RunContext
@@ -44,6 +44,7 @@ class GudPipeline(Pipeline):
         )  # fmt: skip
         self.network: GammaUNet | None = None
         self.ema: EMA | None = None
+        self.optimizer: torch.optim.Optimizer | None = None
         self.step = 0
 
     # -- data and model --------------------------------------------------------------------------------
@@ -62,6 +63,7 @@ class GudPipeline(Pipeline):
                 self.config.network, image_channels=data.channels, shape=self.space.shape, labels=labels
             ).to(self.context.device)
         self.ema = EMA(self.network, self.config.training.ema_decay)
+        self.optimizer = torch.optim.Adam(self.network.parameters(), lr=self.config.training.lr)
 
     def model(self, use_ema: bool = True) -> nn.Module:
         """The network seen from the state space (EMA weights by default)."""
@@ -76,7 +78,7 @@ class GudPipeline(Pipeline):
             self.space.fit(self.images(self.config.data.fit_items))
         if self.network is None:
             self._build_network()
-        assert self.network is not None and self.ema is not None
+        assert self.network is not None and self.ema is not None and self.optimizer is not None
         if ctx.dist.is_main:
             title = f"{self.config.schedule.name} schedule, {self.config.basis.name} basis"
             plot_schedule(
@@ -85,7 +87,7 @@ class GudPipeline(Pipeline):
         data = self.images(self.config.data.num_items)
         network = wrap_ddp(self.network, ctx.dist)  # DDP when several ranks: gradients averaged
         model = StateSpaceModel(network, self.space.basis)  # type: ignore[arg-type]
-        optimizer = torch.optim.Adam(self.network.parameters(), lr=cfg.lr)
+        optimizer = self.optimizer  # restored with the checkpoint when resuming: Adam continues exactly
         state_shape = (self.space.channels, self.space.num_components)
         metrics = {"loss": float("nan")}
         self.network.train()
@@ -121,15 +123,18 @@ class GudPipeline(Pipeline):
 
     # -- checkpoints ---------------------------------------------------------------------------------
     def state(self) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
-        if self.network is None or self.ema is None:
+        if self.network is None or self.ema is None or self.optimizer is None:
             raise BasisNotFittedError("nothing to save: the GUD model is not trained")
+        optimizer_tensors, optimizer_tree = flatten_state(self.optimizer.state_dict())
         tensors = {
             "model": {k: v.detach().cpu() for k, v in self.network.state_dict().items()},
             "ema": {k: v.detach().cpu() for k, v in self.ema.module.state_dict().items()},
             "space": self.space.tensors(),
+            "optimizer": {k: v.detach().cpu() for k, v in optimizer_tensors.items()},
         }
         meta = {"step": self.step, "schedule": self.config.schedule.model_dump(mode="json"),
-                "basis": self.config.basis.model_dump(), "prior": self.config.prior.model_dump()}  # fmt: skip
+                "basis": self.config.basis.model_dump(), "prior": self.config.prior.model_dump(),
+                "optimizer": optimizer_tree}  # fmt: skip
         return tensors, meta
 
     def load_state(self, checkpoint: Checkpoint) -> None:
@@ -138,6 +143,10 @@ class GudPipeline(Pipeline):
         assert self.network is not None and self.ema is not None
         self.network.load_state_dict(checkpoint.state("model"))
         self.ema.module.load_state_dict(checkpoint.state("ema"))
+        tree = checkpoint.meta.get("optimizer")
+        if self.optimizer is not None and tree is not None and "optimizer" in checkpoint.tensors:
+            # checkpoints from before optimizer state was saved resume with a fresh Adam
+            self.optimizer.load_state_dict(unflatten_state(checkpoint.state("optimizer"), tree))
         self.step = int(checkpoint.meta.get("step") or 0)
 
     # -- sampling ------------------------------------------------------------------------------------
