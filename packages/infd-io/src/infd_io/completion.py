@@ -23,11 +23,14 @@ class CompletionRecord:
     not seen done (another process may have finished them).
     """
 
-    def __init__(self, arrays: Sequence[Any]) -> None:
+    def __init__(self, arrays: Sequence[Any], *, fresh: bool = False) -> None:
+        """``fresh``: the record was just created, so nothing is done and nothing need be read (a
+        gigapixel store has one record file per tile)."""
         self._arrays = list(arrays)
         self._known: set[tuple[int, TileIndex]] = set()
-        for level in range(self.levels):
-            self._remember(level, self.done_grid(level))
+        if not fresh:
+            for level in range(self.levels):
+                self._remember(level, self.done_grid(level))
 
     @property
     def levels(self) -> int:

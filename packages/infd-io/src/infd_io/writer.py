@@ -90,7 +90,7 @@ class TiledWriter:
         self.rank = rank
         self.eager_pyramid = eager_pyramid
         self._store, self.resumed = open_or_create_store(self.url, layout, attributes, overwrite)
-        self.record = CompletionRecord(self._store.record)
+        self.record = CompletionRecord(self._store.record, fresh=not self.resumed)
         if self.resumed:
             remove_partial_files(self.url)
         self._done_level0 = self.record.known_done(0)
