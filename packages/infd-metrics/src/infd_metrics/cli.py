@@ -44,25 +44,39 @@ def _inception_or_random(inception: str | None, random_features: str | None) -> 
     return InceptionConfig(checkpoint=inception or "")
 
 
-def _report(name: str, value: float, real: str, fake: str, as_json: bool, **extra: Any) -> None:
-    if as_json:
-        click.echo(json.dumps({"metric": name, "value": value, "real": real, "fake": fake, **extra}))
-    else:
-        click.echo(f"{name}: {value:.4f}")
-
-
-def _run(
-    metric: Callable[..., float], real: str, fake: str, extractor: Any, no_progress: bool, **kw: Any
-) -> float:
+def _measure(
+    name: str,
+    metric: Callable[..., float],
+    extractor: Any,
+    common: dict[str, Any],
+    reported: dict[str, Any] | None = None,
+    **kw: Any,
+) -> None:
+    """Run ``metric`` between the REAL and FAKE of ``common`` (the shared options) and print it."""
     from infd_core.cli.progress import TqdmProgress
     from infd_metrics.extractor import resolve_extractor
 
-    progress = TqdmProgress(enabled=not no_progress)
+    real, fake = common["real"], common["fake"]
+    progress = TqdmProgress(enabled=not common["no_progress"])
     try:
-        loaded = resolve_extractor(extractor, kw.pop("device"))
-        return metric(real, fake, loaded, progress=progress, **kw)
+        loaded = resolve_extractor(extractor, common["device"])
+        value = metric(
+            real,
+            fake,
+            loaded,
+            progress=progress,
+            batch_size=common["batch_size"],
+            cache=common["cache_dir"],
+            convert_rgb=common["convert_rgb"],
+            **kw,
+        )
     finally:
         progress.close()
+    if common["as_json"]:
+        record = {"metric": name, "value": value, "real": real, "fake": fake, **(reported or {})}
+        click.echo(json.dumps(record))
+    else:
+        click.echo(f"{name}: {value:.4f}")
 
 
 @click.group(name="metrics")
@@ -73,33 +87,11 @@ def metrics_group() -> None:
 @metrics_group.command(name="fid")
 @_extractor_options
 @_common
-def fid_command(
-    real: str,
-    fake: str,
-    inception: str | None,
-    random_features: str | None,
-    batch_size: int,
-    device: str,
-    cache_dir: str | None,
-    convert_rgb: bool,
-    as_json: bool,
-    no_progress: bool,
-) -> None:
+def fid_command(inception: str | None, random_features: str | None, **common: Any) -> None:
     """FID between REAL and FAKE (clean-fid's Inception, given with --inception)."""
     from infd_metrics.metrics import fid
 
-    value = _run(
-        fid,
-        real,
-        fake,
-        _inception_or_random(inception, random_features),
-        no_progress,
-        batch_size=batch_size,
-        device=device,
-        cache=cache_dir,
-        convert_rgb=convert_rgb,
-    )
-    _report("fid", value, real, fake, as_json)
+    _measure("fid", fid, _inception_or_random(inception, random_features), common)
 
 
 @metrics_group.command(name="fid-clip")
@@ -110,35 +102,14 @@ def fid_command(
 @click.option("--clip-config", default=None, help="Custom open_clip model config JSON (path/URL).")
 @_common
 def fid_clip_command(
-    real: str,
-    fake: str,
-    clip_checkpoint: str | None,
-    clip_model: str,
-    clip_config: str | None,
-    batch_size: int,
-    device: str,
-    cache_dir: str | None,
-    convert_rgb: bool,
-    as_json: bool,
-    no_progress: bool,
+    clip_checkpoint: str | None, clip_model: str, clip_config: str | None, **common: Any
 ) -> None:
     """FID_CLIP between REAL and FAKE: FID on CLIP image embeddings (Kynkäänniemi et al.)."""
     from infd_metrics.configs import ClipConfig
     from infd_metrics.metrics import fid_clip
 
     config = ClipConfig(model=clip_model, checkpoint=clip_checkpoint or "", model_config=clip_config)
-    value = _run(
-        fid_clip,
-        real,
-        fake,
-        config,
-        no_progress,
-        batch_size=batch_size,
-        device=device,
-        cache=cache_dir,
-        convert_rgb=convert_rgb,
-    )
-    _report("fid_clip", value, real, fake, as_json)
+    _measure("fid_clip", fid_clip, config, common)
 
 
 @metrics_group.command(name="pfid")
@@ -151,37 +122,25 @@ def fid_clip_command(
 @_extractor_options
 @_common
 def pfid_command(
-    real: str,
-    fake: str,
     patch_size: int,
     resolution: int | None,
     crops_per_image: int,
     seed: int,
     inception: str | None,
     random_features: str | None,
-    batch_size: int,
-    device: str,
-    cache_dir: str | None,
-    convert_rgb: bool,
-    as_json: bool,
-    no_progress: bool,
+    **common: Any,
 ) -> None:
     """Patch-FID (pFID-P/R) between REAL and FAKE; OME-Zarr crops are read lazily."""
     from infd_metrics.metrics import patch_fid
 
-    value = _run(
+    _measure(
+        "pfid",
         patch_fid,
-        real,
-        fake,
         _inception_or_random(inception, random_features),
-        no_progress,
+        common,
+        reported={"patch_size": patch_size, "resolution": resolution},
         patch_size=patch_size,
         resolution=resolution,
         crops_per_image=crops_per_image,
         seed=seed,
-        batch_size=batch_size,
-        device=device,
-        cache=cache_dir,
-        convert_rgb=convert_rgb,
     )
-    _report("pfid", value, real, fake, as_json, patch_size=patch_size, resolution=resolution)
