@@ -37,7 +37,7 @@ def layout_command(
     overrides: Sequence[str],
 ) -> None:
     """Sample CHECKPOINT (an INFD run) so that each box of LAYOUT matches its prompt under CLIP."""
-    from infd_core.cli.commands import _echo_result, _parse_size, _runner
+    from infd_core.cli.commands import cli_runner, echo_result, sample_overrides
 
     architecture = clip_architecture
     if clip_architecture is not None and clip_architecture.lstrip().startswith("{"):
@@ -48,12 +48,6 @@ def layout_command(
         "guidance_scale": guidance_scale,
     }
     extra = [f"config.sampling.layout={json.dumps(layout)}", *overrides]
-    parsed = _parse_size(size)
-    if parsed is not None:
-        extra.append(f"sample.size={json.dumps(parsed)}")
-    if out:
-        extra.append(f"sample.out={json.dumps(out)}")
-    if num_samples:
-        extra.append(f"sample.num_samples={num_samples}")
-    runner = _runner()
-    _echo_result(runner.sample(runner.config_from_checkpoint(checkpoint, extra)))
+    extra += sample_overrides(size, out, num_samples)
+    runner = cli_runner()
+    echo_result(runner.sample(runner.config_from_checkpoint(checkpoint, extra)))

@@ -49,7 +49,8 @@ def _manager() -> InfdPluginManager:
     return click.get_current_context().find_root().obj
 
 
-def _runner() -> Runner:
+def cli_runner() -> Runner:
+    """A runner with the CLI's plugin manager and tqdm progress (on rank 0); for plugin commands too."""
     return Runner(_manager(), progress=TqdmProgress(enabled=launch_rank() == 0))
 
 
@@ -117,7 +118,8 @@ def config_show_command(config_path: str, overrides: Sequence[str]) -> None:
     click.echo(json.dumps(dump_run_config(run), indent=2))
 
 
-def _echo_result(result: RunResult) -> None:
+def echo_result(result: RunResult) -> None:
+    """Print a run's checkpoint, written paths and metrics (rank 0 only); for plugin commands too."""
     if not current().is_main:
         return
     if result.checkpoint:
@@ -141,12 +143,29 @@ def train_command(
     if launch_if_requested(nproc):
         return
     extra = [*overrides, *([f"train.resume={resume}"] if resume else []), *_device(device)]
-    runner = _runner()
-    _echo_result(runner.train(runner.load_config(config_path, extra)))
+    runner = cli_runner()
+    echo_result(runner.train(runner.load_config(config_path, extra)))
 
 
 def _device(device: str | None) -> list[str]:
     return [f"device={device}"] if device else []
+
+
+def sample_overrides(
+    size: str | None, out: str | None, num_samples: int | None, resume: bool = False
+) -> list[str]:
+    """``--set`` overrides of the sample settings from ``--size``, ``--out``, ``--num`` and ``--resume``."""
+    extra = []
+    parsed = _parse_size(size)
+    if parsed is not None:
+        extra.append(f"sample.size={json.dumps(parsed)}")
+    if out:
+        extra.append(f"sample.out={json.dumps(out)}")
+    if num_samples:
+        extra.append(f"sample.num_samples={num_samples}")
+    if resume:
+        extra.append("sample.resume=true")
+    return extra
 
 
 def _parse_size(text: str | None) -> list[int] | None:
@@ -185,22 +204,13 @@ def sample_command(
     """Sample from a checkpoint folder, or from the checkpoint of a run config."""
     if launch_if_requested(nproc):
         return
-    extra = list(overrides) + _device(device)
-    parsed = _parse_size(size)
-    if parsed is not None:
-        extra.append(f"sample.size={json.dumps(parsed)}")
-    if out:
-        extra.append(f"sample.out={json.dumps(out)}")
-    if num_samples:
-        extra.append(f"sample.num_samples={num_samples}")
-    if resume_out:
-        extra.append("sample.resume=true")
-    runner = _runner()
+    extra = [*overrides, *_device(device), *sample_overrides(size, out, num_samples, resume_out)]
+    runner = cli_runner()
     if is_checkpoint_folder(source):
         run = runner.config_from_checkpoint(source, extra)
     else:
         run = runner.load_config(source, extra)
-    _echo_result(runner.sample(run))
+    echo_result(runner.sample(run))
 
 
 @click.command("run")
@@ -212,8 +222,8 @@ def run_command(config_path: str, overrides: Sequence[str], device: str | None, 
     """Train and then sample, as the run config says."""
     if launch_if_requested(nproc):
         return
-    runner = _runner()
-    _echo_result(runner.run(runner.load_config(config_path, [*overrides, *_device(device)])))
+    runner = cli_runner()
+    echo_result(runner.run(runner.load_config(config_path, [*overrides, *_device(device)])))
 
 
 @click.command("demo")
@@ -222,14 +232,14 @@ def run_command(config_path: str, overrides: Sequence[str], device: str | None, 
 @set_option
 def demo_command(pipeline: str | None, output: str | None, overrides: Sequence[str]) -> None:
     """Run a pipeline's embedded demo (a small shipped checkpoint, sampled to OME-Zarr and PNG)."""
-    runner = _runner()
+    runner = cli_runner()
     data = apply_overrides(
         runner.demo_config(pipeline), [*overrides, *([f"output={output}"] if output else [])]
     )
     run: RunConfig = resolve_run_config(data, runner.registry, source="demo")
     if not (run.train.enabled or run.sample.enabled):
         raise UsageError("the demo config disables both training and sampling")
-    _echo_result(runner.run(run))
+    echo_result(runner.run(run))
 
 
 CORE_COMMANDS = (
