@@ -38,6 +38,41 @@ TINY: dict[str, dict[str, Any]] = {
         },
         "optim": {"steps": 2},
     },
+    # VQ autoencoder with the discriminator from step 1 (adaptive weight, global-batch D step), then 2
+    # latent DDPM steps; 16² images and patches
+    "infd": {
+        "autoencoder": {
+            "encoder_size": 16,
+            "channels": 4,
+            "channel_mult": [1, 2],
+            "norm_groups": 2,
+            "codebook_size": 16,
+        },
+        "renderer": {"hidden_channels": 8, "residual_blocks": 1, "gemm_chunk": 256},
+        "data": {
+            "builtin_resolutions": [16, 24],
+            "num_items": 4,
+            "patch_size": 16,
+            "max_size": 24,
+            "batch_size": 5,
+        },
+        "loss": {"disc_start": 1, "discriminator": {"layers": 2, "channels": 4}},
+        "optim": {"steps": 3, "log_every": 1},
+        "latent": {
+            "steps": 2,
+            "batch_size": 4,
+            "stats_batches": 1,
+            "unet": {"channels": 8, "channel_mult": [1], "groups": 4},
+        },
+        "sampling": {"steps": 3, "batch_size": 2, "tile_size": 16, "chunk": 16},
+    },
+    # 2 classes, condition dropped with probability 0.5 (per-sample draws)
+    "infbrush": {
+        "model": {"sparse_channels": 8, "kernel_size": 3, "grid": {"resolution": 8, "channels": 8}},
+        "data": {"resolution": 16, "subsampling": 4, "batch_size": 6, "condition_drop": 0.5, "num_items": 16},
+        "optim": {"steps": 2, "ema_decay": 0.5},
+        "sampling": {"steps": 3, "batch_size": 1, "chunk": 16},
+    },
 }
 
 
@@ -66,7 +101,12 @@ if __name__ == "__main__":
     accumulate = {
         "gud": {"training": {"grad_accumulation": 2}},
         "funcdiff": {"train": {"grad_accumulation": 2}},
+        "infd": {"optim": {"grad_accumulation": 2}, "latent": {"grad_accumulation": 2}},
+        "infbrush": {"optim": {"grad_accumulation": 3}},
     }
+    import torch
+
+    torch.set_num_threads(1)
     train(sys.argv[1], sys.argv[2:], accumulate)
     from infd_core.distributed import barrier, shutdown
 

@@ -130,3 +130,109 @@ def test_a_failing_rank_stops_the_run_and_the_store_resumes_identically(tmp_path
     resumed = _run([infd, *_render(url, "--nproc", "2")])
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert store_files(url) == reference
+
+
+# -- INFD and ∞-Brush -----------------------------------------------------------------------------------
+NEW = ["infd", "infbrush"]
+
+
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """INFD and ∞-Brush trained in this process with the whole global batch at once."""
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("one")
+    train(str(out), NEW)
+    return out
+
+
+def _train_two_ranks(out: Path, name: str) -> Checkpoint:
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    result = _run([*launcher, str(WORKER), str(out), name])
+    assert result.returncode == 0, result.stderr[-3000:]
+    return load_checkpoint(str(out / name / "checkpoint"))
+
+
+def test_infd_two_ranks_with_accumulation_train_like_one_process(tmp_path: Path, one_process: Path) -> None:
+    """Both INFD stages on 2 ranks x grad_accumulation 2 (global batches 5 and 4: uneven slices), with
+    the GAN on from step 1 (adaptive weight from the global batch, the discriminator stepped on the
+    whole gathered batch) and the VQ codebook initialised from the global first batch."""
+    one = load_checkpoint(str(one_process / "infd" / "checkpoint"))
+    two = _train_two_ranks(tmp_path, "infd")
+    assert two.meta["autoencoder_step"] == one.meta["autoencoder_step"] == 3
+    assert two.meta["latent_step"] == one.meta["latent_step"] == 2
+    torch.testing.assert_close(two.state("autoencoder")["regulariser.initialised"], torch.tensor(True))
+    for group in ("autoencoder", "discriminator", "latent", "latent_ema"):
+        for key, value in one.state(group).items():
+            torch.testing.assert_close(
+                two.state(group)[key], value, rtol=1e-4, atol=1e-5, msg=f"{group} {key}"
+            )
+    # the 2-rank checkpoint resumes in one process (optimizer states included) like the 1-process one
+    longer = {"infd": {"optim": {"steps": 4}}}
+    for source, folder in (("one", one_process), ("two", tmp_path)):
+        train(str(tmp_path / f"resumed-{source}"), ["infd"], longer, resume=str(folder))
+    one, two = (
+        load_checkpoint(str(tmp_path / f"resumed-{s}" / "infd" / "checkpoint")) for s in ("one", "two")
+    )
+    assert two.meta["autoencoder_step"] == one.meta["autoencoder_step"] == 4
+    for key, value in one.state("autoencoder").items():
+        torch.testing.assert_close(two.state("autoencoder")[key], value, rtol=1e-4, atol=1e-5, msg=key)
+
+
+def test_infbrush_two_ranks_with_accumulation_train_like_one_process(
+    tmp_path: Path, one_process: Path
+) -> None:
+    """∞-Brush on 2 ranks x grad_accumulation 3 (global batch 6, one sample per micro-batch), each
+    sample's condition dropped by its own draw (probability 0.5, so some micro-batches leave the null
+    tokens unused)."""
+    one = load_checkpoint(str(one_process / "infbrush" / "checkpoint"))
+    two = _train_two_ranks(tmp_path, "infbrush")
+    assert two.meta["step"] == one.meta["step"] == 2
+    # five biases of the grid U-Net's up path get gradients of ~1e-8, zero up to rounding: Adam
+    # turns that rounding noise into steps of up to ±lr (2e-3), the only differences above 1e-5
+    # (measured: ≤ 2e-4 on those biases, ≤ 2e-6 elsewhere)
+    _assert_same_weights(one, two, "infbrush", atol=5e-4)
+    close = [
+        k for k, v in one.state("model").items() if float((two.state("model")[k] - v).abs().max()) < 1e-5
+    ]
+    assert len(close) >= 0.95 * len(one.state("model"))
+
+
+SAMPLE_ARGS = {
+    "infd": ["--num", "2", "--size", "40x24"],
+    "infbrush": ["--num", "3", "--size", "32", "--set", "config.sampling.classes=[0,1]"],
+}
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_sample_nproc_2_writes_the_same_bytes_as_one_process(
+    tmp_path: Path, one_process: Path, name: str
+) -> None:
+    """INFD: every rank samples the same z and the ranks render disjoint tiles of each store (6 tiles,
+    3 levels); ∞-Brush: ranks take disjoint samples. Every file equals the single-process output."""
+    extra = SAMPLE_ARGS[name]
+    args = ["sample", str(one_process / name / "checkpoint"), *extra]
+    assert run_cli([*args, "--out", str(tmp_path / "one")]) == 0
+    result = _run([str(BIN / "infd"), *args, "--out", str(tmp_path / "two"), "--nproc", "2"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    one, two = store_files(tmp_path / "one"), store_files(tmp_path / "two")
+    assert sum(f.endswith(".png") for f in one) == int(extra[1])
+    assert len(one) > 10 and one == two
+
+
+def test_a_rank_reads_only_its_slice_of_the_global_batch() -> None:
+    """∞-Diff, ∞-Brush and INFD data: the samples of a slice equal those rows of the whole batch."""
+    from infd_infbrush.config import BrushDataConfig
+    from infd_infbrush.data import ClassBatches
+    from infd_infd.config import DataConfig as InfdData
+    from infd_infd.data import PatchBatches
+    from infd_inftydiff.config import DataConfig
+    from infd_inftydiff.data import ImageBatches
+
+    images = ImageBatches(DataConfig(resolution=8, batch_size=5, num_items=7), seed=3)
+    torch.testing.assert_close(images(2, range(3, 5)), images(2)[3:5], rtol=0, atol=0)
+    classes = ClassBatches(BrushDataConfig(resolution=8, batch_size=5, num_items=3), seed=3)
+    torch.testing.assert_close(classes(1, range(1, 4))[0], classes(1)[0][1:4], rtol=0, atol=0)
+    patches = PatchBatches(InfdData(builtin_resolutions=[16], num_items=3, patch_size=8, max_size=16,
+                                    batch_size=4), encoder_size=8, seed=3)  # fmt: skip
+    torch.testing.assert_close(patches(1, range(2, 4)).patch, patches(1).patch[2:4], rtol=0, atol=0)
+    torch.testing.assert_close(patches.encoder_inputs(1, 4, range(1, 2)), patches.encoder_inputs(1, 4)[1:2])

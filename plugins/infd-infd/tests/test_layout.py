@@ -51,6 +51,10 @@ def test_guidance_raises_every_box_similarity(trained, tmp_path, clip):
     _layout_run(trained, tmp_path / "unguided", clip, 0.0)
     _layout_run(trained, tmp_path / "guided", clip, 300.0)
     before, after = _similarities(tmp_path / "unguided"), _similarities(tmp_path / "guided")
+    # precondition: the fixture's latent model is not collapsed (its two samples differ), otherwise
+    # x̂₀ hardly depends on z_t and no DPS gradient can reach the image
+    first, second = (read_level0(tmp_path / "unguided" / f"sample-{i:03d}.ome.zarr") for i in range(2))
+    assert np.abs(first.astype(float) - second.astype(float)).mean() > 2.0, "collapsed fixture model"
     print(f"CLIP similarity per sample and box: unguided {before.round(4).tolist()}")
     print(f"CLIP similarity per sample and box: guided {after.round(4).tolist()}")
     assert (after - before >= MIN_GAIN).all(), (before, after)

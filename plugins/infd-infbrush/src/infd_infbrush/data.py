@@ -7,6 +7,7 @@ Built-in photographs: one class per photo (random crops); a folder: one class pe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -54,9 +55,11 @@ class ClassBatches:
         item = dataset[j % len(dataset)]
         return (item["patch"] if "patch" in item else item["image"]), label
 
-    def __call__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(self, step: int, samples: Sequence[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Batch ``step``, or only its global samples ``samples`` (a rank's slice: nothing else is read)."""
         size = self.config.batch_size
-        items = [self.item(k) for k in range(step * size, (step + 1) * size)]
+        samples = range(size) if samples is None else samples
+        items = [self.item(step * size + int(i)) for i in samples]
         return torch.stack([i for i, _ in items]), torch.tensor([label for _, label in items])
 
 

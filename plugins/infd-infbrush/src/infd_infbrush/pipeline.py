@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -10,15 +9,18 @@ from typing import Any
 import torch
 
 from infd_core.checkpoints import Checkpoint, flatten_state, unflatten_state
+from infd_core.ddp import LossMeter, accumulate, plan_step, wrap_ddp
+from infd_core.distributed import gather_lists
 from infd_core.errors import CheckpointError, UsageError
 from infd_core.pipeline import Pipeline, RunContext
-from infd_core.seeding import derive_generator, seeded_global_rng
+from infd_core.seeding import seeded_global_rng
 from infd_infbrush.conditioning import load_encoder
 from infd_infbrush.config import InfBrushConfig
 from infd_infbrush.data import ClassBatches, class_vectors, reference_images
 from infd_infbrush.denoiser import InfBrushDenoiser
 from infd_infbrush.errors import ConditionError
 from infd_infbrush.sampling import check_guidance_scale, sample_images
+from infd_infbrush.training import BrushTrainingLoss, condition_drops
 from infd_inftydiff import EMA, LossLog, check_size, load_image, make_batch, to_uint8, write_image
 from infd_measures.diffusion import GaussianDiffusion
 from infd_measures.discrete import DiscreteSchedule
@@ -30,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 class InfBrushPipeline(Pipeline):
     """Conditional mollified diffusion with cross-attention neural operators (Le, Graikos et al., 2024)."""
+
+    distributed_sampling = True  # ranks take disjoint batches of samples (one sample: rank 0 alone)
 
     def __init__(self, config: InfBrushConfig, context: RunContext) -> None:
         super().__init__(config, context)
@@ -62,43 +66,53 @@ class InfBrushPipeline(Pipeline):
         return reference_images(images, condition.reference_resolution).to(self.device)
 
     def train(self) -> Mapping[str, float]:
+        """Data-parallel over the global batch ``data.batch_size`` (``infd_core.ddp``): each rank reads
+        only its slice, and each sample's noise, points and condition drop come from its own generator,
+        so the weights do not depend on the number of ranks or on ``optim.grad_accumulation``."""
         cfg, ctx = self.config, self.context
         batches = ClassBatches(cfg.data, ctx.run.seed)
         log = LossLog(ctx.output)
-        log.truncate_after(self.step)
+        if ctx.dist.is_main:
+            log.truncate_after(self.step)
         self.model.train()
         loss_value = float("nan")
+        # a micro-batch without a dropped condition leaves the null tokens unused on that rank
+        training_loss = wrap_ddp(
+            BrushTrainingLoss(self.model, cfg.optim.amp), ctx.dist, find_unused_parameters=True
+        )
+        seed = ctx.run.seed
         while self.step < cfg.optim.steps:
-            images, labels = batches(self.step)
-            images = images.to(self.device)
-            batch = make_batch(images, self.diffusion, cfg.data.subsampling, ctx.run.seed, self.step)
-            drop_gen = derive_generator(ctx.run.seed, "condition-drop", self.step)
-            drop = (torch.rand(len(labels), generator=drop_gen) < cfg.data.condition_drop).to(self.device)
-            with seeded_global_rng(ctx.run.seed, "dropout", self.step, device=self.device):
-                tokens = self.model.condition_tokens(self.condition_input(images, labels), drop)
-                use_amp = cfg.optim.amp and self.device.type == "cuda"
-                autocast = (
-                    torch.autocast("cuda", dtype=torch.bfloat16) if use_amp else contextlib.nullcontext()
+            self.optimizer.zero_grad(set_to_none=True)
+            meter = LossMeter()
+            for micro in plan_step(cfg.data.batch_size, cfg.optim.grad_accumulation, ctx.dist):
+                images, labels = batches(self.step, micro.indices)
+                images = images.to(self.device)
+                batch = make_batch(
+                    images, self.diffusion, cfg.data.subsampling, seed, self.step, micro.indices
                 )
-                with autocast:
-                    prediction = self.model(batch.noisy, batch.points, batch.t, tokens)
-                loss = torch.mean((prediction.float() - batch.target) ** 2)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"training loss became {loss.item()} at step {self.step}")
+                drop = condition_drops(seed, self.step, micro.indices, cfg.data.condition_drop)
+                dropout = seeded_global_rng(
+                    seed, "dropout", self.step, micro.indices.start, device=self.device
+                )
+                with dropout, accumulate(training_loss, micro):
+                    loss = training_loss(batch, self.condition_input(images, labels), drop.to(self.device))
+                    (loss * micro.weight).backward()
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"training loss became {loss.item()} at step {self.step}")
+                meter.add(loss.detach(), len(micro.indices))
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.optim.grad_clip)
             self.optimizer.step()
             self.ema.update(self.model)
             self.step += 1
-            loss_value = loss.item()
+            loss_value = meter.mean()["loss"]
             ctx.report_train_step(self.step, cfg.optim.steps, {"loss": loss_value})
-            if self.step % cfg.optim.log_every == 0 or self.step == cfg.optim.steps:
+            if ctx.dist.is_main and (self.step % cfg.optim.log_every == 0 or self.step == cfg.optim.steps):
                 log.append({"step": self.step, "loss": loss_value})
             if cfg.optim.checkpoint_every and self.step % cfg.optim.checkpoint_every == 0:
                 tensors, meta = self.state()
                 ctx.save_checkpoint(tensors, meta, step=self.step)
-        log.plot()
+        if ctx.dist.is_main:
+            log.plot()
         return {"loss": loss_value, "step": float(self.step)}
 
     # -- sampling ------------------------------------------------------------------------------------
@@ -113,7 +127,8 @@ class InfBrushPipeline(Pipeline):
         model = self.sampling_model()
         conditions = self.sample_conditions(count)  # checked before anything is written
         written: list[str] = []
-        for start in range(0, count, cfg.batch_size):
+        starts = list(range(0, count, cfg.batch_size))
+        for start in starts[ctx.dist.rank :: ctx.dist.world_size]:  # ranks take disjoint batches
             indices = list(range(start, min(count, start + cfg.batch_size)))
             generators = [ctx.generator("sample", i, device="cpu") for i in indices]
             with torch.no_grad():
@@ -128,7 +143,7 @@ class InfBrushPipeline(Pipeline):
             for i, image in zip(indices, to_uint8(images), strict=True):
                 url = out if single_store else f"{out.rstrip('/')}/sample-{i:03d}.ome.zarr"
                 written += write_image(image, url, cfg.chunk, ctx.report_tile_written, ctx.dist.rank)
-        return written
+        return sorted(gather_lists(written))
 
     def sample_conditions(self, count: int) -> torch.Tensor:
         """The condition of each sample: class vectors, an explicit vector, or reference images."""

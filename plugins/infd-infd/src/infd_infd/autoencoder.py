@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from infd_infd.config import AutoencoderConfig
-from infd_infd.regularisers import GaussianKL, VectorQuantiser
+from infd_infd.regularisers import GaussianKL, Generators, VectorQuantiser
 from infd_render import CLIFConfig, CLIFRenderer
 
 
@@ -125,7 +125,7 @@ class NeuralFieldAutoencoder(nn.Module):
         images: torch.Tensor,
         coords: torch.Tensor,
         cells: torch.Tensor,
-        generator: torch.Generator | None = None,
+        generator: Generators = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Render the patches at ``coords``/``cells`` from the images; also the regulariser's loss."""
         z, regulariser_loss = self.regulariser(self._moments(images), generator)

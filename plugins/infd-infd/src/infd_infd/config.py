@@ -104,6 +104,9 @@ class OptimConfig(StrictModel):
     betas: tuple[float, float] = (0.5, 0.9)
     log_every: int = Field(10, ge=1)
     checkpoint_every: int = Field(0, ge=0, description="0: only at the end")
+    grad_accumulation: int = Field(
+        1, ge=1, description="micro-batches per step on each rank (the global batch is data.batch_size)"
+    )
 
 
 class UNetConfig(StrictModel):
@@ -130,6 +133,9 @@ class LatentConfig(StrictModel):
     weight_decay: float = Field(0.0, ge=0, description="paper 0.01")
     ema_decay: float = Field(0.99, ge=0, lt=1, description="paper 0.9999")
     stats_batches: int = Field(2, ge=1, description="batches used to measure the latent scale")
+    grad_accumulation: int = Field(
+        1, ge=1, description="micro-batches per step on each rank (the global batch is batch_size)"
+    )
 
 
 class ClipModelConfig(StrictModel):

@@ -5,12 +5,14 @@ subsets at several resolutions. Patches are infd-io's :class:`~infd_io.patches.M
 crops (random short side r, P×P crop, coordinates and cells relative to the whole image). Batch ``s``
 holds stream items ``s·B … s·B + B − 1``; item ``k`` is drawn in epoch ``k // n`` from an order (or, with
 ``balanced``, a high-/low-resolution choice) derived from ``(seed, k)``, so a batch depends only on its
-step and resumed runs see exactly the data an uninterrupted run would.
+step and resumed runs see exactly the data an uninterrupted run would; a rank of a data-parallel run
+reads only the items of its micro-batches.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -81,6 +83,10 @@ class TrainingBatch:
     def to(self, device: torch.device) -> TrainingBatch:
         return TrainingBatch(*(t.to(device) for t in dataclasses.astuple(self)))
 
+    def select(self, rows: range) -> TrainingBatch:
+        """The samples ``rows`` (a contiguous range of this batch's rows)."""
+        return TrainingBatch(*(t[rows.start : rows.stop] for t in dataclasses.astuple(self)))
+
 
 class PatchBatches:
     """Deterministic training batches by step (see the module docstring)."""
@@ -132,15 +138,21 @@ class PatchBatches:
         item["encoder_input"] = resample_for_encoder(image[None], self.encoder_size)[0].clamp(-1, 1)
         return item
 
-    def __call__(self, step: int) -> TrainingBatch:
+    def __call__(self, step: int, samples: Sequence[int] | None = None) -> TrainingBatch:
+        """Batch ``step``, or only its global samples ``samples`` (a rank's micro-batch)."""
         b = self.config.batch_size
-        items = [self.item(k) for k in range(step * b, (step + 1) * b)]
+        samples = range(b) if samples is None else samples
+        items = [self.item(step * b + int(i)) for i in samples]
         return TrainingBatch(*(torch.stack([it[key] for it in items]) for key in _KEYS))
 
-    def encoder_inputs(self, step: int, batch_size: int) -> torch.Tensor:
-        """Whole images resampled for the encoder (latent-diffusion training), ``(B, 3, E, E)``."""
+    def encoder_inputs(
+        self, step: int, batch_size: int, samples: Sequence[int] | None = None
+    ) -> torch.Tensor:
+        """Whole images resampled for the encoder (latent-diffusion training), ``(B, 3, E, E)``; only
+        the global samples ``samples`` of the batch when given."""
         out = []
-        for k in range(step * batch_size, (step + 1) * batch_size):
+        samples = range(batch_size) if samples is None else samples
+        for k in (step * batch_size + int(i) for i in samples):
             index, epoch = self.index(k)
             self.images.set_epoch(epoch)
             image = self.images[index]["image"]

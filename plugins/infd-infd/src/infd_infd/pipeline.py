@@ -11,12 +11,13 @@ from typing import Any
 import torch
 
 from infd_core.checkpoints import Checkpoint, flatten_state, unflatten_state
+from infd_core.ddp import LossMeter, accumulate, plan_step, wrap_ddp
 from infd_core.errors import CheckpointError, UsageError
 from infd_core.pipeline import Pipeline, RunContext
 from infd_core.seeding import seeded_global_rng
 from infd_infd.autoencoder import NeuralFieldAutoencoder
 from infd_infd.config import InfdConfig
-from infd_infd.data import PatchBatches
+from infd_infd.data import PatchBatches, TrainingBatch
 from infd_infd.losses import build_discriminator
 from infd_infd.perceptual import build_perceptual
 from infd_infd.rendering import conv_impl, render_to_zarr, store_url
@@ -38,6 +39,9 @@ _OPTIMIZERS = ("optimizer", "disc_optimizer", "latent_optimizer")
 
 class InfdPipeline(Pipeline):
     """INFD (Chen et al., CVPR 2024): E → VQ → D → φ, CLIF renderer R, latent DDPM on z."""
+
+    # every rank samples the same latents z (cheap) and renders a disjoint share of each store's tiles
+    distributed_sampling = True
 
     def __init__(self, config: InfdConfig, context: RunContext) -> None:
         super().__init__(config, context)
@@ -65,7 +69,8 @@ class InfdPipeline(Pipeline):
         cfg, ctx = self.config, self.context
         data = PatchBatches(cfg.data, cfg.autoencoder.encoder_size, ctx.run.seed)
         log = TrainLog(ctx.output)
-        log.truncate({"autoencoder": self.ae_step, "latent": self.latent_step})
+        if ctx.dist.is_main:
+            log.truncate({"autoencoder": self.ae_step, "latent": self.latent_step})
         metrics: dict[str, float] = {"autoencoder_step": float(self.ae_step)}
         if self.ae_step < cfg.optim.steps:
             self.trainer.perceptual = _to(build_perceptual(cfg.loss.perceptual), self.device)
@@ -76,46 +81,72 @@ class InfdPipeline(Pipeline):
         return metrics
 
     def _train_autoencoder(self, data: PatchBatches, log: TrainLog) -> dict[str, float]:
+        """Data-parallel over the global batch ``data.batch_size`` (see ``autoencoder_training``)."""
         cfg, ctx = self.config, self.context
+        seed = ctx.run.seed
         self.autoencoder.train()
         self.discriminator.train()
+        # every rank initialises the VQ codebook from the whole global first batch: the same codes
+        if self.trainer.needs_codebook():
+            self.trainer.initialise_codebook(data(self.ae_step).to(self.device), seed, self.ae_step)
+        self.trainer.wrapped = wrap_ddp(self.autoencoder, ctx.dist, broadcast_buffers=False)
         logs: dict[str, float] = {}
-        while self.ae_step < cfg.optim.steps:
-            batch = data(self.ae_step).to(self.device)
-            with conv_impl(self.autoencoder.renderer, "native"):
-                logs = self.trainer.step(batch, ctx.run.seed, self.ae_step)
-            self.ae_step += 1
-            ctx.report_train_step(self.ae_step, cfg.optim.steps, logs)
-            if self.ae_step % cfg.optim.log_every == 0 or self.ae_step == cfg.optim.steps:
-                log.append({"stage": "autoencoder", "step": self.ae_step, **logs})
-            self._maybe_checkpoint(self.ae_step)
+        try:
+            while self.ae_step < cfg.optim.steps:
+                plan = plan_step(cfg.data.batch_size, cfg.optim.grad_accumulation, ctx.dist)
+                step = self.ae_step
+
+                def load(indices: range, step: int = step) -> TrainingBatch:
+                    return data(step, indices).to(self.device)  # this rank reads only its samples
+
+                with conv_impl(self.autoencoder.renderer, "native"):
+                    logs = self.trainer.step(load, seed, step, plan)
+                self.ae_step += 1
+                ctx.report_train_step(self.ae_step, cfg.optim.steps, logs)
+                if ctx.dist.is_main and (
+                    self.ae_step % cfg.optim.log_every == 0 or self.ae_step == cfg.optim.steps
+                ):
+                    log.append({"stage": "autoencoder", "step": self.ae_step, **logs})
+                self._maybe_checkpoint(self.ae_step)
+        finally:
+            self.trainer.wrapped = self.autoencoder
         return {"l1": logs.get("l1", float("nan")), "autoencoder_step": float(self.ae_step)}
 
-    def _encode(self, data: PatchBatches, step: int, batch_size: int) -> torch.Tensor:
+    def _encode(
+        self, data: PatchBatches, step: int, batch_size: int, samples: range | None = None
+    ) -> torch.Tensor:
         with torch.no_grad():
-            return self.autoencoder.encode(data.encoder_inputs(step, batch_size).to(self.device))
+            inputs = data.encoder_inputs(step, batch_size, samples)
+            return self.autoencoder.encode(inputs.to(self.device))
 
     def _train_latent(self, data: PatchBatches, log: TrainLog) -> dict[str, float]:
+        """Data-parallel like the autoencoder; the latent scale is measured on every rank alike."""
         cfg, ctx = self.config.latent, self.context
         if self.latent_step == 0:  # the latent scale (LDM's scale factor): 1 / std of encoded images
             z = torch.cat([self._encode(data, -1 - i, cfg.batch_size) for i in range(cfg.stats_batches)])
             self.latent.scale.fill_(1.0 / float(z.std().clamp_min(1e-6)))
             self.latent_ema.state["scale"].copy_(self.latent.scale)
         self.latent.train()
+        model = wrap_ddp(self.latent, ctx.dist, broadcast_buffers=False)
         loss_value = float("nan")
         while self.latent_step < cfg.steps:
-            z = self._encode(data, self.latent_step, cfg.batch_size) * self.latent.scale
-            loss = latent_loss(self.latent, self.schedule, z, ctx.run.seed, self.latent_step)
             self.latent_optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"latent loss became {loss.item()} at step {self.latent_step}")
+            meter = LossMeter()
+            for micro in plan_step(cfg.batch_size, cfg.grad_accumulation, ctx.dist):
+                z = self._encode(data, self.latent_step, cfg.batch_size, micro.indices) * self.latent.scale
+                with accumulate(model, micro):
+                    loss = latent_loss(model, self.schedule, z, ctx.run.seed, self.latent_step, micro.indices)
+                    (loss * micro.weight).backward()
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"latent loss became {loss.item()} at step {self.latent_step}")
+                meter.add(loss.detach(), len(micro.indices))
             self.latent_optimizer.step()
             self.latent_ema.update(self.latent)
             self.latent_step += 1
-            loss_value = loss.item()
+            loss_value = meter.mean()["loss"]
             ctx.report_progress("latent", self.latent_step, cfg.steps, {"loss": loss_value})
-            if self.latent_step % self.config.optim.log_every == 0 or self.latent_step == cfg.steps:
+            every = self.config.optim.log_every
+            if ctx.dist.is_main and (self.latent_step % every == 0 or self.latent_step == cfg.steps):
                 log.append({"stage": "latent", "step": self.latent_step, "loss": loss_value})
             self._maybe_checkpoint(self.latent_step)
         self.latent.eval()

@@ -4,12 +4,27 @@ VQ (van den Oord et al.; as in VQGAN): each latent vector is replaced by its nea
 the loss is ‖sg(z) − q‖² + β ‖z − sg(q)‖² and the gradient passes straight through (z + sg(q − z)).
 The codebook is initialised from the first training batch's latents (random picks, data-dependent init):
 with the usual tiny uniform init every latent maps to one code at first and short runs never recover.
+In data-parallel training every rank initialises it from the whole global first batch (see
+``AutoencoderTrainer.initialise_codebook``), so all ranks start from the same codes.
+
+Training draws (the KL's noise) take a generator, or one generator per sample so that a sample's draw
+does not depend on which micro-batch or rank computes it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
+
+Generators = torch.Generator | Sequence[torch.Generator] | None
+
+
+def _first(generator: Generators) -> torch.Generator | None:
+    if generator is None or isinstance(generator, torch.Generator):
+        return generator
+    return generator[0]
 
 
 class VectorQuantiser(nn.Module):
@@ -45,12 +60,10 @@ class VectorQuantiser(nn.Module):
         q = self.codebook(self.codes(z)).permute(0, 3, 1, 2)
         return z + (q - z).detach()
 
-    def forward(
-        self, z: torch.Tensor, generator: torch.Generator | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, z: torch.Tensor, generator: Generators = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Quantised latents (straight-through) and the codebook + commitment loss."""
         if self.training and not bool(self.initialised):
-            self.initialise(z, generator)
+            self.initialise(z, _first(generator))
         q = self.codebook(self.codes(z)).permute(0, 3, 1, 2)
         loss = (q - z.detach()).pow(2).mean() + self.beta * (z - q.detach()).pow(2).mean()
         return z + (q - z).detach(), loss
@@ -73,11 +86,17 @@ class GaussianKL(nn.Module):
         """Identity: latents for the decoder are means (or draws) already."""
         return z
 
-    def forward(
-        self, z: torch.Tensor, generator: torch.Generator | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, z: torch.Tensor, generator: Generators = None) -> tuple[torch.Tensor, torch.Tensor]:
         mean, logvar = self.split(z)
         std = (0.5 * logvar).exp()
-        noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+        if generator is None or isinstance(generator, torch.Generator):
+            noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+        else:  # one generator per sample
+            noise = torch.stack(
+                [
+                    torch.randn(mean.shape[1:], generator=g, device=g.device, dtype=mean.dtype)
+                    for g in generator
+                ]
+            ).to(mean.device)
         kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=(1, 2, 3)).mean()
         return mean + std * noise, self.weight * kl

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from infd_core.distributed import current
 from infd_core.errors import UsageError
 from infd_render import TiledRenderer, ZarrSink
 
@@ -92,21 +93,26 @@ def render_to_zarr(
     """Render ``features (C, h, w)`` at ``size`` tile by tile into OME-Zarr at ``url`` + a PNG preview.
 
     The store (metadata first) is created before the first tile; each tile goes to the store as soon as
-    it is rendered, and the pyramid is built as tiles complete.
+    it is rendered. In a distributed run every rank calls this with the same ``features``: rank 0
+    creates the store, each rank renders every world-size-th tile, the ranks share the pyramid
+    (``infd_io.sharded``) and rank 0 writes the preview; tiles depend only on ``features`` and their
+    position, so the store has the same bytes for any number of ranks.
     """
     from infd_io.export import write_preview
 
+    info = current()
     tile = min(tile_size, _pow2_at_least(max(size)))
-    sink = ZarrSink.create(
+    sink = ZarrSink.create_shared(
         url, size, int(renderer.config.out_channels), "uint8", tile_size=tile, chunks=min(chunk, tile),
         overwrite=True, on_tile_written=on_tile_written,
     )  # fmt: skip
     tiler = TiledRenderer(renderer, tile, batch_size=batch_size, progress=progress)
-    written = tiler.render_to_sink(sink, features, size)
-    sink.finalize()
-    logger.info("%s: %dx%d, %d tiles", url, size[0], size[1], written)
+    written = tiler.render_to_sink(sink, features, size, rank=info.rank, world_size=info.world_size)
+    sink.finalize()  # every rank: the pyramid, level by level
+    logger.info("%s: %dx%d, %d tiles by rank %d", url, size[0], size[1], written, info.rank)
     preview = url.rstrip("/").removesuffix(".zarr").removesuffix(".ome") + ".png"
-    write_preview(url, preview)
+    if info.is_main:
+        write_preview(url, preview)
     return [url, preview]
 
 

@@ -36,6 +36,9 @@ class OptimConfig(StrictModel):
     weight_decay: float = Field(0.0, ge=0)
     ema_decay: float = Field(0.99, ge=0, lt=1)
     grad_clip: float = Field(1.0, gt=0)
+    grad_accumulation: int = Field(
+        1, ge=1, description="micro-batches per step on each rank (the global batch is data.batch_size)"
+    )
     amp: bool = Field(True, description="bf16 autocast on CUDA (ignored on CPU)")
     log_every: int = Field(10, ge=1)
     checkpoint_every: int = Field(0, ge=0, description="0: only at the end")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -15,7 +16,8 @@ class ImageBatches:
     """Batch ``s`` holds items ``s·B … s·B + B − 1`` of an endless, epoch-reshuffled stream.
 
     Item ``k`` is item ``k mod n`` of the dataset in epoch ``k // n``; the datasets draw their random
-    crops from ``(seed, item, epoch)``, so a batch depends only on its step.
+    crops from ``(seed, item, epoch)``, so a batch depends only on its step, and a rank of a
+    data-parallel run reads only the items of its slice of the global batch.
     """
 
     def __init__(self, config: DataConfig, seed: int) -> None:
@@ -24,10 +26,12 @@ class ImageBatches:
         if len(self.dataset) == 0:
             raise ConfigError(f"data.source {config.source!r} holds no usable image")
 
-    def __call__(self, step: int) -> torch.Tensor:
-        size = len(self.dataset)
+    def __call__(self, step: int, samples: Sequence[int] | None = None) -> torch.Tensor:
+        """Batch ``step``, or only its global samples ``samples`` (a rank's slice: nothing else is read)."""
+        size, first = len(self.dataset), step * self.config.batch_size
+        samples = range(self.config.batch_size) if samples is None else samples
         images = []
-        for k in range(step * self.config.batch_size, (step + 1) * self.config.batch_size):
+        for k in (first + int(i) for i in samples):
             set_epoch(self.dataset, k // size)
             item = self.dataset[k % size]
             images.append(item["patch"] if "patch" in item else item["image"])

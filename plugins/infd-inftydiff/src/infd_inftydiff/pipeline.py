@@ -72,13 +72,11 @@ class InftyDiffPipeline(Pipeline):
         self.model.train()
         loss_value = float("nan")
         training_loss = wrap_ddp(TrainingLoss(self.model, cfg.optim.amp), ctx.dist)
-        accumulation = int(getattr(cfg.optim, "grad_accumulation", 1))
         while self.step < cfg.optim.steps:
-            images = batches(self.step)  # the global batch (every rank reads it; items are cheap crops)
             self.optimizer.zero_grad(set_to_none=True)
             meter = LossMeter()
-            for micro in plan_step(cfg.data.batch_size, accumulation, ctx.dist):
-                local = images[micro.indices.start : micro.indices.stop].to(self.device)
+            for micro in plan_step(cfg.data.batch_size, cfg.optim.grad_accumulation, ctx.dist):
+                local = batches(self.step, micro.indices).to(self.device)  # only this micro-batch's items
                 batch = make_batch(
                     local, self.diffusion, cfg.data.subsampling, ctx.run.seed, self.step, micro.indices
                 )
