@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -154,10 +154,34 @@ class LossMeter:
         return {k: float(totals[i]) / count for i, k in enumerate(keys)}
 
 
+def accumulate_gradients(
+    model: nn.Module,
+    micro_batches: Sequence[MicroBatch],
+    loss_of: Callable[[MicroBatch], torch.Tensor],
+    step: int,
+) -> dict[str, float]:
+    """Backpropagate one step's micro-batches; returns the global-batch mean loss (same on every rank).
+
+    ``loss_of(micro)`` returns the micro-batch's mean loss; it is weighted by :attr:`MicroBatch.weight`
+    and DDP reduces the gradients once, after the last micro-batch. A non-finite loss stops training
+    with the step number. The optimizer step (and gradient clipping) is the caller's.
+    """
+    meter = LossMeter()
+    for micro in micro_batches:
+        with accumulate(model, micro):
+            loss = loss_of(micro)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"training loss became {loss.item()} at step {step}")
+            (loss * micro.weight).backward()
+        meter.add(loss.detach(), len(micro.indices))
+    return meter.mean()
+
+
 __all__ = [
     "LossMeter",
     "MicroBatch",
     "accumulate",
+    "accumulate_gradients",
     "all_reduce_sum",
     "global_batch_slice",
     "plan_step",

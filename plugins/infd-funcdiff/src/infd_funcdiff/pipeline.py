@@ -13,7 +13,14 @@ import numpy as np
 import torch
 
 from infd_core.checkpoints import Checkpoint, flatten_state, unflatten_state
-from infd_core.ddp import LossMeter, accumulate, all_reduce_sum, plan_step, sample_generators, wrap_ddp
+from infd_core.ddp import (
+    MicroBatch,
+    accumulate_gradients,
+    all_reduce_sum,
+    plan_step,
+    sample_generators,
+    wrap_ddp,
+)
 from infd_core.pipeline import Pipeline, RunContext
 from infd_core.seeding import seeded_global_rng
 from infd_funcdiff.config import FuncDiffConfig, NoiseConfig
@@ -95,23 +102,21 @@ class FuncDiffPipeline(Pipeline):
         loss_value = float("nan")
         model = wrap_ddp(self.model, self.context.dist)  # DDP when several ranks: gradients averaged
         self.model.train()
+
+        def micro_loss(micro: MicroBatch) -> torch.Tensor:
+            generators = sample_generators(self.context.run.seed, self.step, micro.indices)
+            return self._loss(model, noise, values, generators, len(curves))
+
+        plan = plan_step(cfg.batch_size, cfg.grad_accumulation, self.context.dist)
         while self.step < cfg.steps:
             self.optimizer.zero_grad(set_to_none=True)
-            meter = LossMeter()
-            for micro in plan_step(cfg.batch_size, cfg.grad_accumulation, self.context.dist):
-                generators = sample_generators(self.context.run.seed, self.step, micro.indices)
-                with accumulate(model, micro):
-                    loss = self._loss(model, noise, values, generators, len(curves))
-                    if not torch.isfinite(loss):
-                        raise FloatingPointError(f"non-finite loss at step {self.step}")
-                    (loss * micro.weight).backward()
-                meter.add(loss.detach(), len(micro.indices))
+            losses = accumulate_gradients(model, plan, micro_loss, self.step)
             self.optimizer.step()
             if lr_schedule is not None:
                 lr_schedule.step()
             self._update_ema()
             self.step += 1
-            loss_value = meter.mean()["loss"]
+            loss_value = losses["loss"]
             self.context.report_train_step(self.step, cfg.steps, {"loss": loss_value})
         return {"loss": loss_value, "step": float(self.step)}
 

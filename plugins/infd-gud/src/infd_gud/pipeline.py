@@ -11,7 +11,14 @@ import torch
 from torch import nn
 
 from infd_core.checkpoints import Checkpoint, flatten_state, unflatten_state
-from infd_core.ddp import LossMeter, accumulate, all_reduce_sum, plan_step, sample_generators, wrap_ddp
+from infd_core.ddp import (
+    MicroBatch,
+    accumulate_gradients,
+    all_reduce_sum,
+    plan_step,
+    sample_generators,
+    wrap_ddp,
+)
 from infd_core.distributed import barrier, gather_lists
 from infd_core.pipeline import Pipeline, RunContext
 from infd_core.seeding import seeded_global_rng
@@ -91,30 +98,29 @@ class GudPipeline(Pipeline):
         state_shape = (self.space.channels, self.space.num_components)
         metrics = {"loss": float("nan")}
         self.network.train()
+        plan = plan_step(cfg.batch_size, cfg.grad_accumulation, ctx.dist)
         while self.step < cfg.steps:
             # one schedule per global batch; each sample's data, time and noise from (seed, step, sample)
             schedule = self.space.schedule(
                 self.space.draw_parameters(ctx.generator("train", self.step, device="cpu"))
             )
-            optimizer.zero_grad(set_to_none=True)
-            meter = LossMeter()
-            for micro in plan_step(cfg.batch_size, cfg.grad_accumulation, ctx.dist):
+
+            def micro_loss(micro: MicroBatch, schedule: Any = schedule) -> torch.Tensor:
                 generators = sample_generators(ctx.run.seed, self.step, micro.indices)
                 items, times, noise = sample_draws(
                     generators, micro.indices, cfg.batch_size, data.shape[0], state_shape, cfg.t_min
                 )
-                with accumulate(network, micro):
-                    loss = score_matching_loss(
-                        model, self.space.encode(data[items]), schedule, times, None, noise
-                    )
-                    (loss * micro.weight).backward()
-                meter.add(loss.detach(), len(micro.indices))
+                return score_matching_loss(
+                    model, self.space.encode(data[items]), schedule, times, None, noise
+                )
+
+            optimizer.zero_grad(set_to_none=True)
+            metrics = accumulate_gradients(network, plan, micro_loss, self.step)
             if cfg.grad_clip is not None:
                 nn.utils.clip_grad_norm_(self.network.parameters(), cfg.grad_clip)
             optimizer.step()
             self.ema.update(self.network)
             self.step += 1
-            metrics = meter.mean()
             ctx.report_train_step(self.step, cfg.steps, metrics)
             if self.step % cfg.log_every == 0:
                 logger.info("step %d: loss %.4f", self.step, metrics["loss"])

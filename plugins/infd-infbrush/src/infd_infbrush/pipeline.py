@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from infd_core.checkpoints import Checkpoint, flatten_state, unflatten_state
-from infd_core.ddp import LossMeter, accumulate, plan_step, wrap_ddp
+from infd_core.ddp import MicroBatch, accumulate_gradients, plan_step, wrap_ddp
 from infd_core.distributed import gather_lists
 from infd_core.errors import CheckpointError, UsageError
 from infd_core.pipeline import Pipeline, RunContext
@@ -81,30 +81,24 @@ class InfBrushPipeline(Pipeline):
             BrushTrainingLoss(self.model, cfg.optim.amp), ctx.dist, find_unused_parameters=True
         )
         seed = ctx.run.seed
+
+        def micro_loss(micro: MicroBatch) -> torch.Tensor:
+            images, labels = batches(self.step, micro.indices)
+            images = images.to(self.device)
+            batch = make_batch(images, self.diffusion, cfg.data.subsampling, seed, self.step, micro.indices)
+            drop = condition_drops(seed, self.step, micro.indices, cfg.data.condition_drop)
+            with seeded_global_rng(seed, "dropout", self.step, micro.indices.start, device=self.device):
+                return training_loss(batch, self.condition_input(images, labels), drop.to(self.device))
+
+        plan = plan_step(cfg.data.batch_size, cfg.optim.grad_accumulation, ctx.dist)
         while self.step < cfg.optim.steps:
             self.optimizer.zero_grad(set_to_none=True)
-            meter = LossMeter()
-            for micro in plan_step(cfg.data.batch_size, cfg.optim.grad_accumulation, ctx.dist):
-                images, labels = batches(self.step, micro.indices)
-                images = images.to(self.device)
-                batch = make_batch(
-                    images, self.diffusion, cfg.data.subsampling, seed, self.step, micro.indices
-                )
-                drop = condition_drops(seed, self.step, micro.indices, cfg.data.condition_drop)
-                dropout = seeded_global_rng(
-                    seed, "dropout", self.step, micro.indices.start, device=self.device
-                )
-                with dropout, accumulate(training_loss, micro):
-                    loss = training_loss(batch, self.condition_input(images, labels), drop.to(self.device))
-                    (loss * micro.weight).backward()
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(f"training loss became {loss.item()} at step {self.step}")
-                meter.add(loss.detach(), len(micro.indices))
+            losses = accumulate_gradients(training_loss, plan, micro_loss, self.step)
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.optim.grad_clip)
             self.optimizer.step()
             self.ema.update(self.model)
             self.step += 1
-            loss_value = meter.mean()["loss"]
+            loss_value = losses["loss"]
             ctx.report_train_step(self.step, cfg.optim.steps, {"loss": loss_value})
             if ctx.dist.is_main and (self.step % cfg.optim.log_every == 0 or self.step == cfg.optim.steps):
                 log.append({"step": self.step, "loss": loss_value})

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from infd_core.checkpoints import Checkpoint, flatten_state, unflatten_state
-from infd_core.ddp import LossMeter, accumulate, plan_step, wrap_ddp
+from infd_core.ddp import MicroBatch, accumulate_gradients, plan_step, wrap_ddp
 from infd_core.errors import CheckpointError, UsageError
 from infd_core.pipeline import Pipeline, RunContext
 from infd_core.seeding import seeded_global_rng
@@ -129,21 +129,19 @@ class InfdPipeline(Pipeline):
         self.latent.train()
         model = wrap_ddp(self.latent, ctx.dist, broadcast_buffers=False)
         loss_value = float("nan")
+
+        def micro_loss(micro: MicroBatch) -> torch.Tensor:
+            z = self._encode(data, self.latent_step, cfg.batch_size, micro.indices) * self.latent.scale
+            return latent_loss(model, self.schedule, z, ctx.run.seed, self.latent_step, micro.indices)
+
+        plan = plan_step(cfg.batch_size, cfg.grad_accumulation, ctx.dist)
         while self.latent_step < cfg.steps:
             self.latent_optimizer.zero_grad(set_to_none=True)
-            meter = LossMeter()
-            for micro in plan_step(cfg.batch_size, cfg.grad_accumulation, ctx.dist):
-                z = self._encode(data, self.latent_step, cfg.batch_size, micro.indices) * self.latent.scale
-                with accumulate(model, micro):
-                    loss = latent_loss(model, self.schedule, z, ctx.run.seed, self.latent_step, micro.indices)
-                    (loss * micro.weight).backward()
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(f"latent loss became {loss.item()} at step {self.latent_step}")
-                meter.add(loss.detach(), len(micro.indices))
+            losses = accumulate_gradients(model, plan, micro_loss, self.latent_step)
             self.latent_optimizer.step()
             self.latent_ema.update(self.latent)
             self.latent_step += 1
-            loss_value = meter.mean()["loss"]
+            loss_value = losses["loss"]
             ctx.report_progress("latent", self.latent_step, cfg.steps, {"loss": loss_value})
             every = self.config.optim.log_every
             if ctx.dist.is_main and (self.latent_step % every == 0 or self.latent_step == cfg.steps):

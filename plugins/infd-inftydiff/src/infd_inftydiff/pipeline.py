@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from infd_core.checkpoints import Checkpoint, flatten_state, unflatten_state
-from infd_core.ddp import LossMeter, accumulate, plan_step, wrap_ddp
+from infd_core.ddp import MicroBatch, accumulate_gradients, plan_step, wrap_ddp
 from infd_core.distributed import barrier, gather_lists
 from infd_core.errors import CheckpointError, UsageError
 from infd_core.pipeline import Pipeline, RunContext
@@ -72,28 +72,26 @@ class InftyDiffPipeline(Pipeline):
         self.model.train()
         loss_value = float("nan")
         training_loss = wrap_ddp(TrainingLoss(self.model, cfg.optim.amp), ctx.dist)
+
+        def micro_loss(micro: MicroBatch) -> torch.Tensor:
+            local = batches(self.step, micro.indices).to(self.device)  # only this micro-batch's items
+            batch = make_batch(
+                local, self.diffusion, cfg.data.subsampling, ctx.run.seed, self.step, micro.indices
+            )
+            with seeded_global_rng(
+                ctx.run.seed, "dropout", self.step, micro.indices.start, device=self.device
+            ):
+                return training_loss(local, batch)
+
+        plan = plan_step(cfg.data.batch_size, cfg.optim.grad_accumulation, ctx.dist)
         while self.step < cfg.optim.steps:
             self.optimizer.zero_grad(set_to_none=True)
-            meter = LossMeter()
-            for micro in plan_step(cfg.data.batch_size, cfg.optim.grad_accumulation, ctx.dist):
-                local = batches(self.step, micro.indices).to(self.device)  # only this micro-batch's items
-                batch = make_batch(
-                    local, self.diffusion, cfg.data.subsampling, ctx.run.seed, self.step, micro.indices
-                )
-                dropout = seeded_global_rng(
-                    ctx.run.seed, "dropout", self.step, micro.indices.start, device=self.device
-                )
-                with dropout, accumulate(training_loss, micro):
-                    loss = training_loss(local, batch)
-                    (loss * micro.weight).backward()
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(f"training loss became {loss.item()} at step {self.step}")
-                meter.add(loss.detach(), len(micro.indices))
+            losses = accumulate_gradients(training_loss, plan, micro_loss, self.step)
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.optim.grad_clip)
             self.optimizer.step()
             self.ema.update(self.model)
             self.step += 1
-            loss_value = meter.mean()["loss"]
+            loss_value = losses["loss"]
             ctx.report_train_step(self.step, cfg.optim.steps, {"loss": loss_value})
             if ctx.dist.is_main and (self.step % cfg.optim.log_every == 0 or self.step == cfg.optim.steps):
                 log.append({"step": self.step, "loss": loss_value})
