@@ -146,3 +146,24 @@ def test_launcher_arguments_drop_nproc(monkeypatch):
         monkeypatch.setenv(var, "1")
     with pytest.raises(UsageError, match="already runs under torchrun"):
         launch.launch(2, argv)
+
+
+def test_accumulate_gradients_equals_one_full_batch_backward() -> None:
+    """Three weighted micro-batches of a global batch of 7 give the full batch's mean-loss gradient."""
+    torch.manual_seed(0)
+    net = torch.nn.Linear(3, 1).double()
+    x, y = torch.randn(7, 3, dtype=torch.float64), torch.randn(7, 1, dtype=torch.float64)
+    full = ((net(x) - y) ** 2).mean()
+    full.backward()
+    expected = [p.grad.clone() for p in net.parameters()]
+    full_loss = float(full.detach())
+    net.zero_grad()
+    plan = ddp.plan_step(7, 3, DistInfo(rank=0, world_size=1, local_rank=0))
+    losses = ddp.accumulate_gradients(
+        net, plan, lambda micro: ((net(x[micro.indices]) - y[micro.indices]) ** 2).mean(), step=0
+    )
+    for got, want in zip((p.grad for p in net.parameters()), expected, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    assert losses["loss"] == pytest.approx(full_loss, rel=1e-12)
+    with pytest.raises(FloatingPointError, match="at step 4"):
+        ddp.accumulate_gradients(net, plan, lambda micro: torch.tensor(float("nan")), step=4)
