@@ -18,10 +18,9 @@ from infd_infbrush.attention import TokenSet
 from infd_infbrush.denoiser import InfBrushDenoiser
 from infd_infbrush.errors import GuidanceError
 from infd_infbrush.evaluation import GridBands
-from infd_inftydiff import scaled_mollified_noise
+from infd_inftydiff import mollified_ddim
 from infd_measures.discrete import DiscreteSchedule
 from infd_measures.mollifier import GaussianMollifier
-from infd_samplers import ddim
 from infd_samplers.progress import StepCallback
 
 
@@ -112,22 +111,16 @@ def sample_images(
     scale_w = check_guidance_scale(guidance_scale)
     if tokens.batch_size != len(generators):
         raise GuidanceError(f"{len(generators)} generators for conditions of {tokens.batch_size} samples")
-    channels = model.config.out_channels
-    # white noise on a grid k times finer per axis has k times the per-pixel std (see ∞-Diff's sampler)
-    scale = math.sqrt(size[0] * size[1]) / model.config.train_resolution
-    white = [torch.randn(channels, *size, generator=g, device=g.device) for g in generators]
-    x_t = mollifier.apply(scale * torch.stack(white).to(device))
-    denoiser = GuidedGridDenoiser(model, schedule, tokens, scale_w, chunk_points)
-    with torch.no_grad():
-        mollified = ddim(
-            denoiser,
-            x_t,
-            schedule,
-            steps,
-            generator=generators,
-            eta=eta,
-            parameterisation="x0",
-            noise=scaled_mollified_noise(mollifier, scale),
-            callback=callback,
-        )
-    return mollifier.wiener_inverse(mollified, wiener_epsilon).clamp(-1.0, 1.0)
+    return mollified_ddim(
+        GuidedGridDenoiser(model, schedule, tokens, scale_w, chunk_points),
+        schedule,
+        mollifier,
+        (model.config.out_channels, *size),
+        model.config.train_resolution,
+        generators,
+        steps=steps,
+        eta=eta,
+        wiener_epsilon=wiener_epsilon,
+        callback=callback,
+        device=device,
+    )

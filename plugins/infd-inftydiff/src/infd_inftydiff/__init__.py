@@ -28,6 +28,7 @@ _EXPORTS = {
     "read_points": "infd_inftydiff.training",
     "check_size": "infd_inftydiff.sampling",
     "load_image": "infd_inftydiff.sampling",
+    "mollified_ddim": "infd_inftydiff.sampling",
     "scaled_mollified_noise": "infd_inftydiff.sampling",
     "to_uint8": "infd_inftydiff.sampling",
     "write_image": "infd_inftydiff.sampling",

@@ -96,14 +96,49 @@ def sample_images(
     device: torch.device | str = "cpu",
 ) -> torch.Tensor:
     """Images ``[B, C, H, W]`` in [−1, 1], one per generator (each sample depends on its generator only)."""
-    channels = model.config.out_channels
+    return mollified_ddim(
+        GridDenoiser(model, schedule, latent),
+        schedule,
+        mollifier,
+        (model.config.out_channels, *size),
+        model.config.train_resolution,
+        generators,
+        steps=steps,
+        eta=eta,
+        wiener_epsilon=wiener_epsilon,
+        callback=callback,
+        guidance=guidance,
+        device=device,
+    )
+
+
+def mollified_ddim(
+    denoiser: Any,
+    schedule: DiscreteSchedule,
+    mollifier: GaussianMollifier,
+    shape: tuple[int, int, int],
+    train_resolution: int,
+    generators: list[torch.Generator],
+    *,
+    steps: int,
+    eta: float = 0.0,
+    wiener_epsilon: float = 1e-3,
+    callback: StepCallback | None = None,
+    guidance: Any = None,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """DDIM in the mollified space at any size, then the Wiener inverse of T: ``[B, *shape]`` in [−1, 1].
+
+    ``denoiser(x_t, t)`` predicts x̂₀ of mollified images ``[B, C, H, W]`` (``shape`` = (C, H, W));
+    ``train_resolution`` is the side the model was trained at, which sets the noise scale.
+    """
+    channels, height, width = shape
     # White noise is a measure on the image domain: on a grid k times finer per axis each pixel covers
     # 1/k² of the area, so its discretisation has k times the standard deviation; after T (whose kernel
     # also widens by k) Tξ then has the per-pixel statistics the model saw during training.
-    scale = math.sqrt(size[0] * size[1]) / model.config.train_resolution
-    white = [torch.randn(channels, *size, generator=g, device=g.device) for g in generators]
+    scale = math.sqrt(height * width) / train_resolution
+    white = [torch.randn(channels, height, width, generator=g, device=g.device) for g in generators]
     x_t = mollifier.apply(scale * torch.stack(white).to(device))  # x_T ~ N(0, T T*) (ᾱ_T ≈ 0)
-    denoiser = GridDenoiser(model, schedule, latent)
     with torch.no_grad() if guidance is None else torch.enable_grad():
         mollified = ddim(
             denoiser,
