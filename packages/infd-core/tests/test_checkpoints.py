@@ -9,7 +9,12 @@ import pytest
 import torch
 
 import infd_core.checkpoints as checkpoints
-from infd_core.checkpoints import flatten_state, load_checkpoint, save_checkpoint, unflatten_state
+from infd_core.checkpoints import (
+    load_checkpoint,
+    optimizer_state,
+    restore_optimizer,
+    save_checkpoint,
+)
 from infd_core.errors import CheckpointError, CheckpointNotFoundError, OutputError
 
 
@@ -127,14 +132,27 @@ def test_optimizer_state_round_trip_gives_identical_training(tmp_path):
 
     model, opt = make()
     steps(model, opt, 3, 0)
-    tensors, tree = flatten_state(opt.state_dict(), "optimizer")
+    tensors, tree = optimizer_state(opt, "optimizer")
     save_checkpoint(
-        str(tmp_path / "c"), {}, {"model": model.state_dict(), "optimizer": tensors}, {"opt": tree}
+        str(tmp_path / "c"), {}, {"model": model.state_dict(), "optimizer": tensors}, {"optimizer": tree}
     )
     ckpt = load_checkpoint(str(tmp_path / "c"))
     resumed, resumed_opt = make()
     resumed.load_state_dict(ckpt.state("model"))
-    resumed_opt.load_state_dict(unflatten_state(ckpt.state("optimizer"), ckpt.meta["opt"]))
+    assert restore_optimizer(ckpt, "optimizer", resumed_opt)
     steps(resumed, resumed_opt, 3, 3)
     for a, b in zip(reference.parameters(), resumed.parameters(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_restore_optimizer_without_state_or_structure(tmp_path):
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model(torch.ones(1, 3)).sum().backward()
+    opt.step()
+    tensors, _ = optimizer_state(opt, "optimizer")
+    save_checkpoint(str(tmp_path / "old"), {}, {"model": model.state_dict()}, {})
+    assert not restore_optimizer(load_checkpoint(str(tmp_path / "old")), "optimizer", opt)
+    save_checkpoint(str(tmp_path / "broken"), {}, {"model": model.state_dict(), "optimizer": tensors}, {})
+    with pytest.raises(CheckpointError, match="optimizer tensors without their structure"):
+        restore_optimizer(load_checkpoint(str(tmp_path / "broken")), "optimizer", opt)

@@ -236,3 +236,20 @@ def unflatten_state(tensors: Mapping[str, torch.Tensor], tree: Any) -> Any:
         if "__map__" in tree:
             return {k: unflatten_state(tensors, v) for k, v in tree["__map__"]}
     return tree
+
+
+def optimizer_state(optimizer: torch.optim.Optimizer, name: str) -> tuple[dict[str, torch.Tensor], Any]:
+    """An optimizer's state for a checkpoint: its tensors (a part called ``name``) and the JSON tree that
+    goes into the checkpoint's meta under ``name``; :func:`restore_optimizer` reads both back."""
+    return flatten_state(optimizer.state_dict(), name)
+
+
+def restore_optimizer(checkpoint: Checkpoint, name: str, optimizer: torch.optim.Optimizer) -> bool:
+    """Load the state :func:`optimizer_state` saved under ``name``; False when the checkpoint has none
+    (an older checkpoint: the optimizer starts afresh)."""
+    if name not in checkpoint.tensors:
+        return False
+    if checkpoint.meta.get(name) is None:
+        raise CheckpointError(f"{checkpoint.url}: {name} tensors without their structure")
+    optimizer.load_state_dict(unflatten_state(checkpoint.state(name), checkpoint.meta[name]))
+    return True

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from infd_core.checkpoints import Checkpoint, flatten_state, unflatten_state
+from infd_core.checkpoints import Checkpoint, optimizer_state, restore_optimizer
 from infd_core.ddp import (
     MicroBatch,
     accumulate_gradients,
@@ -240,7 +240,7 @@ class FuncDiffPipeline(Pipeline):
         tensors: dict[str, dict[str, torch.Tensor]] = {"model": dict(self.model.state_dict())}
         if self.ema is not None:
             tensors["ema"] = dict(self.ema.state_dict())
-        optimizer_tensors, optimizer_tree = flatten_state(self.optimizer.state_dict())
+        optimizer_tensors, optimizer_tree = optimizer_state(self.optimizer, "optimizer")
         tensors["optimizer"] = optimizer_tensors
         meta = {
             "step": self.step,
@@ -257,8 +257,7 @@ class FuncDiffPipeline(Pipeline):
         self.model.load_state_dict(checkpoint.state("model"))
         if self.ema is not None:
             self.ema.load_state_dict(checkpoint.tensors.get("ema", checkpoint.state("model")))
-        if "optimizer" in checkpoint.tensors and meta.get("optimizer") is not None:
-            self.optimizer.load_state_dict(unflatten_state(checkpoint.state("optimizer"), meta["optimizer"]))
+        restore_optimizer(checkpoint, "optimizer", self.optimizer)
         scaling = meta.get("scaling")
         self.scaling = MinMaxScaling(**scaling) if scaling else None
         self.train_points = int(meta.get("train_points") or 0)

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from infd_core.checkpoints import Checkpoint, flatten_state, unflatten_state
+from infd_core.checkpoints import Checkpoint, optimizer_state, restore_optimizer
 from infd_core.ddp import (
     MicroBatch,
     accumulate_gradients,
@@ -131,12 +131,12 @@ class GudPipeline(Pipeline):
     def state(self) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
         if self.network is None or self.ema is None or self.optimizer is None:
             raise BasisNotFittedError("nothing to save: the GUD model is not trained")
-        optimizer_tensors, optimizer_tree = flatten_state(self.optimizer.state_dict())
+        optimizer_tensors, optimizer_tree = optimizer_state(self.optimizer, "optimizer")
         tensors = {
             "model": {k: v.detach().cpu() for k, v in self.network.state_dict().items()},
             "ema": {k: v.detach().cpu() for k, v in self.ema.module.state_dict().items()},
             "space": self.space.tensors(),
-            "optimizer": {k: v.detach().cpu() for k, v in optimizer_tensors.items()},
+            "optimizer": optimizer_tensors,
         }
         meta = {"step": self.step, "schedule": self.config.schedule.model_dump(mode="json"),
                 "basis": self.config.basis.model_dump(), "prior": self.config.prior.model_dump(),
@@ -146,13 +146,10 @@ class GudPipeline(Pipeline):
     def load_state(self, checkpoint: Checkpoint) -> None:
         self.space.load(checkpoint.state("space"))
         self._build_network()
-        assert self.network is not None and self.ema is not None
+        assert self.network is not None and self.ema is not None and self.optimizer is not None
         self.network.load_state_dict(checkpoint.state("model"))
         self.ema.module.load_state_dict(checkpoint.state("ema"))
-        tree = checkpoint.meta.get("optimizer")
-        if self.optimizer is not None and tree is not None and "optimizer" in checkpoint.tensors:
-            # checkpoints from before optimizer state was saved resume with a fresh Adam
-            self.optimizer.load_state_dict(unflatten_state(checkpoint.state("optimizer"), tree))
+        restore_optimizer(checkpoint, "optimizer", self.optimizer)  # older checkpoints: a fresh Adam
         self.step = int(checkpoint.meta.get("step") or 0)
 
     # -- sampling ------------------------------------------------------------------------------------

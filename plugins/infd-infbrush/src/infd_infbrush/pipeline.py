@@ -8,10 +8,10 @@ from typing import Any
 
 import torch
 
-from infd_core.checkpoints import Checkpoint, flatten_state, unflatten_state
+from infd_core.checkpoints import Checkpoint, optimizer_state, restore_optimizer
 from infd_core.ddp import MicroBatch, accumulate_gradients, plan_step, wrap_ddp
 from infd_core.distributed import gather_lists
-from infd_core.errors import CheckpointError, UsageError
+from infd_core.errors import UsageError
 from infd_core.pipeline import Pipeline, RunContext
 from infd_core.seeding import seeded_global_rng
 from infd_infbrush.conditioning import load_encoder
@@ -179,17 +179,12 @@ class InfBrushPipeline(Pipeline):
 
     # -- state ---------------------------------------------------------------------------------------
     def state(self) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
-        optimizer_tensors, optimizer_tree = flatten_state(self.optimizer.state_dict(), "optimizer")
+        optimizer_tensors, optimizer_tree = optimizer_state(self.optimizer, "optimizer")
         tensors = {"model": self.model.state_dict(), "ema": self.ema.state, "optimizer": optimizer_tensors}
         return tensors, {"step": self.step, "optimizer": optimizer_tree}
 
     def load_state(self, checkpoint: Checkpoint) -> None:
         self.model.load_state_dict(checkpoint.state("model"))
         self.ema.state = {k: v.to(self.device) for k, v in checkpoint.state("ema").items()}
-        if "optimizer" in checkpoint.tensors:
-            if "optimizer" not in checkpoint.meta:
-                raise CheckpointError(f"{checkpoint.url}: optimizer tensors without their structure")
-            self.optimizer.load_state_dict(
-                unflatten_state(checkpoint.state("optimizer"), checkpoint.meta["optimizer"])
-            )
+        restore_optimizer(checkpoint, "optimizer", self.optimizer)
         self.step = int(checkpoint.meta.get("step") or 0)

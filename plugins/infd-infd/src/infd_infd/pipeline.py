@@ -10,9 +10,9 @@ from typing import Any
 
 import torch
 
-from infd_core.checkpoints import Checkpoint, flatten_state, unflatten_state
+from infd_core.checkpoints import Checkpoint, optimizer_state, restore_optimizer
 from infd_core.ddp import MicroBatch, accumulate_gradients, plan_step, wrap_ddp
-from infd_core.errors import CheckpointError, UsageError
+from infd_core.errors import UsageError
 from infd_core.pipeline import Pipeline, RunContext
 from infd_core.seeding import seeded_global_rng
 from infd_infd.autoencoder import NeuralFieldAutoencoder
@@ -304,8 +304,7 @@ class InfdPipeline(Pipeline):
             "latent_scale": float(self.latent.scale),
         }
         for name, optimizer in self._optimizers().items():
-            flat, tree = flatten_state(optimizer.state_dict(), name)
-            tensors[name], meta[name] = flat, tree
+            tensors[name], meta[name] = optimizer_state(optimizer, name)
         return tensors, meta
 
     def load_state(self, checkpoint: Checkpoint) -> None:
@@ -315,11 +314,7 @@ class InfdPipeline(Pipeline):
         if "discriminator" in checkpoint.tensors:
             self.discriminator.load_state_dict(checkpoint.state("discriminator"))
         for name, optimizer in self._optimizers().items():
-            if name not in checkpoint.tensors:
-                continue
-            if name not in checkpoint.meta:
-                raise CheckpointError(f"{checkpoint.url}: {name} tensors without their structure")
-            optimizer.load_state_dict(unflatten_state(checkpoint.state(name), checkpoint.meta[name]))
+            restore_optimizer(checkpoint, name, optimizer)
         self.ae_step = int(checkpoint.meta.get("autoencoder_step") or 0)
         self.latent_step = int(checkpoint.meta.get("latent_step") or 0)
 

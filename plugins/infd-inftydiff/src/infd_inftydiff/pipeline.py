@@ -8,10 +8,10 @@ from typing import Any
 
 import torch
 
-from infd_core.checkpoints import Checkpoint, flatten_state, unflatten_state
+from infd_core.checkpoints import Checkpoint, optimizer_state, restore_optimizer
 from infd_core.ddp import MicroBatch, accumulate_gradients, plan_step, wrap_ddp
 from infd_core.distributed import barrier, gather_lists
-from infd_core.errors import CheckpointError, UsageError
+from infd_core.errors import UsageError
 from infd_core.pipeline import Pipeline, RunContext
 from infd_core.seeding import seeded_global_rng
 from infd_inftydiff.config import InftyDiffConfig
@@ -218,7 +218,7 @@ class InftyDiffPipeline(Pipeline):
 
     # -- state ---------------------------------------------------------------------------------------
     def state(self) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
-        optimizer_tensors, optimizer_tree = flatten_state(self.optimizer.state_dict(), "optimizer")
+        optimizer_tensors, optimizer_tree = optimizer_state(self.optimizer, "optimizer")
         tensors = {"model": self.model.state_dict(), "ema": self.ema.state, "optimizer": optimizer_tensors}
         if self.latent_model is not None:
             tensors["latent"] = self.latent_model.state_dict()
@@ -227,12 +227,7 @@ class InftyDiffPipeline(Pipeline):
     def load_state(self, checkpoint: Checkpoint) -> None:
         self.model.load_state_dict(checkpoint.state("model"))
         self.ema.state = {k: v.to(self.device) for k, v in checkpoint.state("ema").items()}
-        if "optimizer" in checkpoint.tensors:
-            if "optimizer" not in checkpoint.meta:
-                raise CheckpointError(f"{checkpoint.url}: optimizer tensors without their structure")
-            self.optimizer.load_state_dict(
-                unflatten_state(checkpoint.state("optimizer"), checkpoint.meta["optimizer"])
-            )
+        restore_optimizer(checkpoint, "optimizer", self.optimizer)
         if self.latent_model is not None and "latent" in checkpoint.tensors:
             self.latent_model.load_state_dict(checkpoint.state("latent"))
         self.step = int(checkpoint.meta.get("step") or 0)
