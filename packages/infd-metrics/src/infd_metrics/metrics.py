@@ -121,11 +121,10 @@ def fid_clip(
 
     if not isinstance(clip, (ClipEncoder, ClipConfig)):
         raise UsageError(f"fid_clip needs a ClipEncoder or a ClipConfig, got {type(clip).__name__}")
-    return _distance(
+    return fid(
         real,
         fake,
         clip,
-        None,
         batch_size=batch_size,
         device=device,
         cache=cache,
