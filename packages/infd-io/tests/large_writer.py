@@ -18,7 +18,7 @@ from infd_io.writer import TiledWriter
 def main() -> None:
     url, size, tile = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     start = time.perf_counter()
-    writer = TiledWriter(url, (3, size, size), "uint8", chunks=256, tile_size=tile, compression="none")
+    writer = TiledWriter(url, (3, size, size), "uint8", chunks=256, tile_size=tile, compression="zstd")
     for index in writer.tiles():
         writer.write_tile(index, pattern(*writer.tile_bounds(index)))
     finished = writer.finalize()
