@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
 import sys
 import textwrap
 
@@ -15,6 +12,7 @@ import torch
 from infd_core import ddp, distributed, faults, launch
 from infd_core.distributed import DistInfo
 from infd_core.errors import UsageError
+from infd_core.testing import check_ranks, run_local_ranks
 
 # y = w·x + b fitted by SGD on a global batch of 7 (uneven slices), 3 steps, per-sample data
 TRAIN = textwrap.dedent(
@@ -52,23 +50,8 @@ TRAIN = textwrap.dedent(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _launch(script, out, world: int, accumulation: int) -> None:
-    port = str(_free_port())
-    procs = []
-    for rank in range(world):
-        env = {**os.environ, "RANK": str(rank), "WORLD_SIZE": str(world), "LOCAL_RANK": str(rank),
-               "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port}  # fmt: skip
-        if world == 1:
-            env = {k: v for k, v in env.items() if k not in ("RANK", "WORLD_SIZE", "MASTER_PORT")}
-        procs.append(subprocess.Popen([sys.executable, str(script), str(out), str(accumulation)], env=env))
-    for proc in procs:
-        assert proc.wait(timeout=120) == 0
+    check_ranks(run_local_ranks([sys.executable, str(script), str(out), str(accumulation)], world))
 
 
 def test_two_ranks_with_accumulation_train_like_one_process(tmp_path):

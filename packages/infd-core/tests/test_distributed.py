@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
 import sys
 import textwrap
 
@@ -13,6 +10,7 @@ import torch
 
 from infd_core import distributed
 from infd_core.seeding import tile_generator
+from infd_core.testing import check_ranks, run_local_ranks
 
 WORKER = textwrap.dedent(
     """
@@ -30,38 +28,17 @@ WORKER = textwrap.dedent(
     dist.all_reduce(values)
     distributed.barrier()
     result = [info.rank, info.world_size, info.backend, tiles, values.tolist()]
-    with open(sys.argv[1], "w") as handle:
+    with open(sys.argv[1].format(rank=info.rank), "w") as handle:
         json.dump(result, handle)
     distributed.shutdown()
     """
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_two_gloo_ranks_share_tiles_disjointly(tmp_path):
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
-    port = str(_free_port())
-    procs = []
-    for rank in range(2):
-        env = {
-            **os.environ,
-            "RANK": str(rank),
-            "WORLD_SIZE": "2",
-            "LOCAL_RANK": str(rank),
-            "MASTER_ADDR": "127.0.0.1",
-            "MASTER_PORT": port,
-        }
-        procs.append(
-            subprocess.Popen([sys.executable, str(script), str(tmp_path / f"r{rank}.json")], env=env)
-        )
-    for proc in procs:
-        assert proc.wait(timeout=120) == 0
+    check_ranks(run_local_ranks([sys.executable, str(script), str(tmp_path / "r{rank}.json")], 2))
     r0, r1 = (json.loads((tmp_path / f"r{rank}.json").read_text()) for rank in range(2))
     assert r0[:3] == [0, 2, "gloo"] and r1[:3] == [1, 2, "gloo"]
     assert sorted(r0[3] + r1[3]) == list(range(7)) and not set(r0[3]) & set(r1[3])

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 from io_helpers import pattern, store_files
 
+from infd_core.testing import check_ranks, run_local_ranks
 from infd_io.sharded import my_tiles, open_shared_writer, write_shared
 from infd_io.writer import TiledWriter
 
@@ -36,12 +35,6 @@ RANK = textwrap.dedent(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_two_ranks_write_one_store_with_the_bytes_of_one_process(tmp_path: Path) -> None:
     reference = str(tmp_path / "one.zarr")
     writer = TiledWriter(reference, SHAPE, "uint8", CHUNKS, tile_size=TILE)
@@ -51,14 +44,9 @@ def test_two_ranks_write_one_store_with_the_bytes_of_one_process(tmp_path: Path)
 
     script = tmp_path / "rank.py"
     script.write_text(RANK)
-    port, url = str(_free_port()), str(tmp_path / "two.zarr")
-    procs = []
-    for rank in range(2):
-        env = {**os.environ, "RANK": str(rank), "WORLD_SIZE": "2", "LOCAL_RANK": str(rank),
-               "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port, "OMP_NUM_THREADS": "1"}  # fmt: skip
-        procs.append(subprocess.Popen([sys.executable, str(script), url], env=env))
-    for proc in procs:
-        assert proc.wait(timeout=120) == 0
+    url = str(tmp_path / "two.zarr")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    check_ranks(run_local_ranks([sys.executable, str(script), url], 2, env=env))
     assert store_files(url) == store_files(reference)
 
 

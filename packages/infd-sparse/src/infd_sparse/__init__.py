@@ -12,6 +12,7 @@ _EXPORTS = {
     "downsample": "infd_sparse.coords",
     "NeighbourMap": "infd_sparse.neighbours",
     "build_neighbours": "infd_sparse.neighbours",
+    "sorted_key_lookup": "infd_sparse.neighbours",
     "tap_offsets": "infd_sparse.neighbours",
     "depthwise_conv": "infd_sparse.conv",
     "SparseInputError": "infd_sparse.errors",

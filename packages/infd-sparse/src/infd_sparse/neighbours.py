@@ -4,13 +4,16 @@ Output point ``p`` (on the output grid) looks at input positions ``p · stride +
 ``dy, dx ∈ [−r, r]``, ``r = k // 2``; taps are numbered row-major, ``tap = (dy + r) · k + (dx + r)``.
 ``indices[i, tap]`` is the input row of that position or ``-1`` when no input point sits there.
 
-Lookup uses sorted int64 keys and ``searchsorted``: memory is O(N · k²) for the map itself, never O(H · W),
-so grids can be arbitrarily large. A map built once is shared by every layer on the same coordinate sets.
+The default lookup uses sorted int64 keys and ``searchsorted``: memory is O(N · k²) for the map itself,
+never O(H · W), so grids can be arbitrarily large. A sparse backend may bring its own lookup (a method
+``neighbour_lookup(inputs)``, e.g. infd-torchsparse's GPU hash table); ``build_neighbours`` uses it when
+that backend is named or chosen. A map built once is shared by every layer on the same coordinate sets.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import torch
 
@@ -62,6 +65,26 @@ def tap_offsets(kernel_size: int, device: torch.device | str = "cpu") -> torch.T
     return torch.stack([dy.reshape(-1), dx.reshape(-1)], 1)
 
 
+#: ``lookup(batch [n], positions [n, taps, 2])`` → int64 ``[n, taps]``: the input row of every
+#: (sample, row, column) position, −1 where no input point sits (positions may lie outside the grid).
+NeighbourLookup = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def sorted_key_lookup(inputs: CoordinateBatch) -> NeighbourLookup:
+    """Exact lookup by binary search in the inputs' sorted keys (any device, O(N) extra memory)."""
+    height, width = inputs.grid
+    sorted_keys, order = torch.sort(inputs.keys())
+
+    def lookup(batch: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        query = (batch[:, None] * height + positions[..., 0]) * width + positions[..., 1]
+        if not len(sorted_keys):
+            return torch.full_like(query, -1)
+        where = torch.searchsorted(sorted_keys, query).clamp_(max=len(sorted_keys) - 1)
+        return torch.where(sorted_keys[where] == query, order[where], -1)
+
+    return lookup
+
+
 def build_neighbours(
     inputs: CoordinateBatch,
     outputs: CoordinateBatch | None = None,
@@ -69,10 +92,13 @@ def build_neighbours(
     dilation: int = 1,
     stride: int = 1,
     chunk_points: int = 1 << 18,
+    backend: str = "auto",
 ) -> NeighbourMap:
     """The neighbour map from ``inputs`` to ``outputs`` (default: the same set).
 
     With ``stride`` > 1 the outputs live on the coarser grid (e.g. :func:`infd_sparse.coords.downsample`).
+    ``backend``: ``"sorted"`` for the sorted-key lookup, or a sparse backend's name (``"auto"``: the hooks'
+    choice for the device) whose own ``neighbour_lookup`` is used if it has one, the sorted keys otherwise.
     """
     check_kernel_size(kernel_size)
     if dilation < 1 or stride < 1:
@@ -85,26 +111,20 @@ def build_neighbours(
         )
     if outputs.device != inputs.device:
         raise SparseInputError(f"inputs on {inputs.device} but outputs on {outputs.device}")
-    height, width = inputs.grid
-    keys = inputs.keys()
-    sorted_keys, order = torch.sort(keys)
-    offsets = tap_offsets(kernel_size, inputs.device) * dilation
-    num_out, taps = outputs.num_points, kernel_size * kernel_size
     if inputs.num_points >= 2**31:
         raise SparseInputError(f"at most 2**31 - 1 input points per map, got {inputs.num_points}")
+    lookup = _lookup_for(backend, inputs)
+    height, width = inputs.grid
+    offsets = tap_offsets(kernel_size, inputs.device) * dilation
+    num_out, taps = outputs.num_points, kernel_size * kernel_size
     indices = torch.empty(num_out, taps, dtype=torch.int32, device=inputs.device)
     for start in range(0, num_out, chunk_points):
         coords = outputs.coords[start : start + chunk_points] * stride
         batch = outputs.batch[start : start + chunk_points]
         pos = coords[:, None, :] + offsets[None, :, :]  # [n, taps, 2]
         inside = (pos[..., 0] >= 0) & (pos[..., 0] < height) & (pos[..., 1] >= 0) & (pos[..., 1] < width)
-        query = (batch[:, None] * height + pos[..., 0]) * width + pos[..., 1]
-        where = torch.searchsorted(sorted_keys, query).clamp_(max=max(len(sorted_keys) - 1, 0))
-        if len(sorted_keys):
-            found = inside & (sorted_keys[where] == query)
-            indices[start : start + len(coords)] = torch.where(found, order[where], -1).to(torch.int32)
-        else:
-            indices[start : start + len(coords)] = -1
+        found = lookup(batch, pos)
+        indices[start : start + len(coords)] = torch.where(inside, found, -1).to(torch.int32)
     counts = (indices >= 0).sum(1, dtype=torch.int32)
     return NeighbourMap(
         indices=indices,
@@ -115,3 +135,13 @@ def build_neighbours(
         stride=stride,
         symmetric=same and stride == 1,
     )
+
+
+def _lookup_for(backend: str, inputs: CoordinateBatch) -> NeighbourLookup:
+    if backend == "sorted":
+        return sorted_key_lookup(inputs)
+    from infd_sparse.backends.select import get_backend  # the backends import this module
+
+    impl = get_backend(backend, inputs.device, torch.float32)
+    own = getattr(impl, "neighbour_lookup", None)
+    return own(inputs) if own is not None else sorted_key_lookup(inputs)

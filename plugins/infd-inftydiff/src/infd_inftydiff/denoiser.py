@@ -68,7 +68,7 @@ class InftyDiffDenoiser(nn.Module):
     def neighbours(self, points: CoordinateBatch) -> NeighbourMap:
         """The neighbour map all sparse blocks share (kernel size follows the resolution)."""
         size = resized_kernel_size(self.config.kernel_size, self.kernel_scale(points))
-        return build_neighbours(points, kernel_size=size)
+        return build_neighbours(points, kernel_size=size, backend=self.config.sparse_backend)
 
     def encode(
         self, values: torch.Tensor, points: CoordinateBatch, neighbours: NeighbourMap | None = None

@@ -16,7 +16,11 @@ logger = logging.getLogger(__name__)
 
 
 class SparseBackend(Protocol):
-    """What a backend registered under ``infd_sparse_backends`` builds."""
+    """What a backend registered under ``infd_sparse_backends`` builds.
+
+    A backend may also define ``neighbour_lookup(inputs) -> NeighbourLookup``; ``build_neighbours`` then
+    uses it instead of the sorted-key lookup (see :mod:`infd_sparse.neighbours`).
+    """
 
     name: str
 
