@@ -7,6 +7,9 @@ import torch.nn.functional as F
 
 from infd_sparse import CoordinateBatch
 
+#: Where the Triton backend is tested: the GPU when there is one, else the CPU under Triton's interpreter.
+TRITON_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+
 
 def scatter_to_grid(values: torch.Tensor, points: CoordinateBatch) -> tuple[torch.Tensor, torch.Tensor]:
     """Dense ``[B, C, H, W]`` image (zeros where no point) and ``[B, 1, H, W]`` mask (differentiable)."""
@@ -35,7 +38,8 @@ def dense_masked_conv(
     channels, k = weight.shape[0], weight.shape[-1]
     pad = (k // 2) * dilation
     num = F.conv2d(grid, weight.reshape(channels, 1, k, k), padding=pad, dilation=dilation, groups=channels)
-    count = F.conv2d(mask, torch.ones(1, 1, k, k, dtype=mask.dtype), padding=pad, dilation=dilation)
+    ones = torch.ones(1, 1, k, k, dtype=mask.dtype, device=mask.device)
+    count = F.conv2d(mask, ones, padding=pad, dilation=dilation)
     rows, cols = outputs.coords[:, 0] * stride, outputs.coords[:, 1] * stride
     out = num[outputs.batch, :, rows, cols]
     if normalise:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from dense_reference import dense_masked_conv, ragged_points
+from dense_reference import TRITON_DEVICE, dense_masked_conv, ragged_points
 
 from infd_sparse import CoordinateBatch, build_neighbours, depthwise_conv, downsample
 from infd_sparse.backends.triton_backend import triton_available
@@ -50,16 +50,17 @@ def test_forward_and_gradients_match_dense(backend, case, normalise):
     inputs, outputs, nbrs, values, weight, bias, dilation, stride = _setup(case, 5, dtype)
     if "empty" in case:
         assert (nbrs.counts == 0).any()  # the case really has empty windows
-    v1, w1, b1 = (t.clone().requires_grad_() for t in (values, weight, bias))
+    device = TRITON_DEVICE if backend == "triton" else "cpu"
+    v1, w1, b1 = (t.clone().to(device).requires_grad_() for t in (values, weight, bias))
     v2, w2, b2 = (t.clone().double().requires_grad_() for t in (values, weight, bias))
-    ours = depthwise_conv(v1, nbrs, w1, b1, normalise=normalise, backend=backend)
+    ours = depthwise_conv(v1, nbrs.to(device), w1, b1, normalise=normalise, backend=backend)
     ref = dense_masked_conv(v2, inputs, outputs, w2, b2, normalise, dilation, stride)
-    torch.testing.assert_close(ours.double(), ref, atol=tol, rtol=tol)
+    torch.testing.assert_close(ours.double().cpu(), ref, atol=tol, rtol=tol)
     upstream = torch.randn(ref.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    (ours * upstream.to(dtype)).sum().backward()
+    (ours * upstream.to(device, dtype)).sum().backward()
     (ref * upstream).sum().backward()
     for mine, theirs in ((v1, v2), (w1, w2), (b1, b2)):
-        torch.testing.assert_close(mine.grad.double(), theirs.grad, atol=tol * 10, rtol=tol * 10)
+        torch.testing.assert_close(mine.grad.double().cpu(), theirs.grad, atol=tol * 10, rtol=tol * 10)
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -77,9 +78,10 @@ def test_gradcheck_fp64_torch(case):
 def test_triton_low_precision_close_to_fp32(dtype):
     _, _, nbrs, values, weight, bias, _, _ = _setup("k7-same-set", 8, torch.float32)
     ref = depthwise_conv(values, nbrs, weight, bias, backend="torch")
-    low = depthwise_conv(values.to(dtype), nbrs, weight.to(dtype), bias.to(dtype), backend="triton")
+    low_values, low_weight, low_bias = (t.to(TRITON_DEVICE, dtype) for t in (values, weight, bias))
+    low = depthwise_conv(low_values, nbrs.to(TRITON_DEVICE), low_weight, low_bias, backend="triton")
     assert low.dtype == dtype
-    torch.testing.assert_close(low.float(), ref, atol=5e-2, rtol=2e-2)
+    torch.testing.assert_close(low.float().cpu(), ref, atol=5e-2, rtol=2e-2)
 
 
 def test_full_sampling_equals_plain_dense_conv_over_window_count():

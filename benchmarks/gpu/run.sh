@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Run ON THE GPU MACHINE (device tool), from the repository root, after benchmarks/gpu/prepare.sh here:
+#   run(command="bash benchmarks/gpu/run.sh tests", carry=[".whl"])       # -m gpu tests + Triton suites
+#   run(command="bash benchmarks/gpu/run.sh sparse", carry=[".whl"])      # issue 4 table
+#   run(command="bash benchmarks/gpu/run.sh render", carry=[".whl"])      # issue 8: 4096² and 32768²
+#   run(command="bash benchmarks/gpu/run.sh scaling", carry=[".whl"])     # issue 14: 1-GPU figure
+# Each step fits in one 10-minute call; logs and JSON land in $OUT (or benchmarks/results/ without it).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+STEP=${1:?usage: run.sh tests|sparse|render|scaling|attention}
+OUT=${OUT:-benchmarks/results}
+mkdir -p "$OUT"
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+    .whl/*.whl || exit 1
+export PYTHONPATH=/tmp/site PATH="/tmp/site/bin:$PATH" PYTHONUNBUFFERED=1
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/$STEP-device.txt"
+python3 -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)" \
+    | tee -a "$OUT/$STEP-device.txt"
+
+case "$STEP" in
+tests)
+    # The -m gpu tests, then the sparse and render suites whole (their Triton tests use the GPU here).
+    python3 -m pytest -q -m gpu -rs packages/infd-core/tests packages/infd-sparse/tests \
+        packages/infd-render/tests 2>&1 | tee "$OUT/gpu-tests.log"
+    python3 -m pytest -q -rs packages/infd-sparse/tests packages/infd-render/tests \
+        plugins/infd-torchsparse/tests 2>&1 | tee "$OUT/gpu-suites.log"
+    ;;
+sparse)
+    python3 benchmarks/sparse_conv.py --out "$OUT/sparse_conv.json" 2>&1 | tee "$OUT/sparse_conv.log"
+    ;;
+render)
+    python3 benchmarks/render.py --out "$OUT/render.json" 2>&1 | tee "$OUT/render.log"
+    ;;
+scaling)
+    python3 benchmarks/distributed_scaling.py --nproc 1 --size 4096 --tile 512 2>&1 \
+        | tee "$OUT/distributed_scaling.log"
+    cp benchmarks/results/distributed_scaling-*.json "$OUT/" 2>/dev/null || true
+    ;;
+attention)
+    python3 benchmarks/cross_attention.py --out "$OUT/cross_attention.json" 2>&1 | tee "$OUT/cross_attention.log"
+    ;;
+*)
+    echo "unknown step $STEP" >&2
+    exit 2
+    ;;
+esac
