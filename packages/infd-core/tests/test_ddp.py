@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import textwrap
 
@@ -150,3 +152,16 @@ def test_accumulate_gradients_equals_one_full_batch_backward() -> None:
     assert losses["loss"] == pytest.approx(full_loss, rel=1e-12)
     with pytest.raises(FloatingPointError, match="at step 4"):
         ddp.accumulate_gradients(net, plan, lambda micro: torch.tensor(float("nan")), step=4)
+
+
+def test_a_torchrun_rank_exits_with_its_status_and_flushed_output():
+    code = (
+        "import sys; import torch.distributed; from infd_core.cli.main import main; "
+        "sys.argv = ['infd', '--help']; main()"
+    )
+    env = {**os.environ, "RANK": "0"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "Usage: infd" in done.stdout  # buffered pipe output is not lost
+    code = "import sys; from infd_core.cli.main import exit_rank; print('partial', end=''); exit_rank(3)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout) == (3, "partial")

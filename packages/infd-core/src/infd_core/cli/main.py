@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -75,6 +76,11 @@ def run_cli(argv: Sequence[str] | None = None, manager: InfdPluginManager | None
         click.echo(f"{_error_prefix()}: {exc}", err=True)
         leave_process_group(wait=False)
         return exc.exit_code
+    except BaseException:
+        # A bug or an interrupt: leave the group before the traceback, so that exiting with gloo's
+        # threads still running cannot turn the error into an abort (SIGABRT) that hides it.
+        leave_process_group(wait=False)
+        raise
     leave_process_group(wait=True)
     return status if isinstance(status, int) else 0
 
@@ -94,4 +100,22 @@ def leave_process_group(wait: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point of ``infd``."""
-    sys.exit(run_cli(argv))
+    status = run_cli(argv)
+    if "torch.distributed" in sys.modules and "RANK" in os.environ:
+        exit_rank(status)
+    sys.exit(status)
+
+
+def exit_rank(status: int) -> None:
+    """End a torchrun rank without interpreter finalisation, once its work is done and its group left.
+
+    Under load, gloo's C++ threads can still be torn down during finalisation (static destructors),
+    which aborts the process (``terminate called without an active exception``, exit -6) after it
+    succeeded; the launcher then reports the rank as failed. Output is flushed and logging shut down
+    first; every file the commands write is closed before they return.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed or broken pipe: nothing to save
+            stream.flush()
+    logging.shutdown()
+    os._exit(status)
