@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from infd_core.checkpoints import Checkpoint, optimizer_state, restore_optimizer
-from infd_core.ddp import MicroBatch, accumulate_gradients, plan_step, wrap_ddp
+from infd_core.ddp import MicroBatch, wrap_ddp
 from infd_core.distributed import gather_lists
 from infd_core.errors import UsageError
 from infd_core.pipeline import Pipeline, RunContext
@@ -21,7 +21,7 @@ from infd_infbrush.denoiser import InfBrushDenoiser
 from infd_infbrush.errors import ConditionError
 from infd_infbrush.sampling import check_guidance_scale, sample_images
 from infd_infbrush.training import BrushTrainingLoss, condition_drops
-from infd_inftydiff import EMA, LossLog, check_size, load_image, make_batch, to_uint8, write_image
+from infd_inftydiff import EMA, check_size, load_image, make_batch, optimise, to_uint8, write_image
 from infd_measures.diffusion import GaussianDiffusion
 from infd_measures.discrete import DiscreteSchedule
 from infd_measures.mollifier import GaussianMollifier
@@ -71,11 +71,6 @@ class InfBrushPipeline(Pipeline):
         so the weights do not depend on the number of ranks or on ``optim.grad_accumulation``."""
         cfg, ctx = self.config, self.context
         batches = ClassBatches(cfg.data, ctx.run.seed)
-        log = LossLog(ctx.output)
-        if ctx.dist.is_main:
-            log.truncate_after(self.step)
-        self.model.train()
-        loss_value = float("nan")
         # a micro-batch without a dropped condition leaves the null tokens unused on that rank
         training_loss = wrap_ddp(
             BrushTrainingLoss(self.model, cfg.optim.amp), ctx.dist, find_unused_parameters=True
@@ -90,23 +85,7 @@ class InfBrushPipeline(Pipeline):
             with seeded_global_rng(seed, "dropout", self.step, micro.indices.start, device=self.device):
                 return training_loss(batch, self.condition_input(images, labels), drop.to(self.device))
 
-        plan = plan_step(cfg.data.batch_size, cfg.optim.grad_accumulation, ctx.dist)
-        while self.step < cfg.optim.steps:
-            self.optimizer.zero_grad(set_to_none=True)
-            losses = accumulate_gradients(training_loss, plan, micro_loss, self.step)
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.optim.grad_clip)
-            self.optimizer.step()
-            self.ema.update(self.model)
-            self.step += 1
-            loss_value = losses["loss"]
-            ctx.report_train_step(self.step, cfg.optim.steps, {"loss": loss_value})
-            if ctx.dist.is_main and (self.step % cfg.optim.log_every == 0 or self.step == cfg.optim.steps):
-                log.append({"step": self.step, "loss": loss_value})
-            if cfg.optim.checkpoint_every and self.step % cfg.optim.checkpoint_every == 0:
-                tensors, meta = self.state()
-                ctx.save_checkpoint(tensors, meta, step=self.step)
-        if ctx.dist.is_main:
-            log.plot()
+        loss_value = optimise(self, ctx, cfg.optim, cfg.data.batch_size, training_loss, micro_loss)
         return {"loss": loss_value, "step": float(self.step)}
 
     # -- sampling ------------------------------------------------------------------------------------

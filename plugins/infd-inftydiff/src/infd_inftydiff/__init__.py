@@ -23,6 +23,7 @@ _EXPORTS = {
     "SparseResBlock": "infd_inftydiff.sparse_blocks",
     "EMA": "infd_inftydiff.training",
     "LossLog": "infd_inftydiff.training",
+    "optimise": "infd_inftydiff.optimisation",
     "TrainingBatch": "infd_inftydiff.training",
     "make_batch": "infd_inftydiff.training",
     "read_points": "infd_inftydiff.training",

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from infd_core.checkpoints import Checkpoint, optimizer_state, restore_optimizer
-from infd_core.ddp import MicroBatch, accumulate_gradients, plan_step, wrap_ddp
+from infd_core.ddp import MicroBatch, wrap_ddp
 from infd_core.distributed import barrier, gather_lists
 from infd_core.errors import UsageError
 from infd_core.pipeline import Pipeline, RunContext
@@ -18,6 +18,7 @@ from infd_inftydiff.config import InftyDiffConfig
 from infd_inftydiff.data import ImageBatches
 from infd_inftydiff.denoiser import InftyDiffDenoiser
 from infd_inftydiff.latent_model import LatentDenoiser, latent_loss, sample_latents
+from infd_inftydiff.optimisation import optimise
 from infd_inftydiff.sampling import (
     InpaintingGuidance,
     check_size,
@@ -26,7 +27,7 @@ from infd_inftydiff.sampling import (
     to_uint8,
     write_image,
 )
-from infd_inftydiff.training import EMA, LossLog, TrainingLoss, make_batch, read_points
+from infd_inftydiff.training import EMA, TrainingLoss, make_batch, read_points
 from infd_measures.diffusion import GaussianDiffusion
 from infd_measures.discrete import DiscreteSchedule
 from infd_measures.mollifier import GaussianMollifier
@@ -66,11 +67,6 @@ class InftyDiffPipeline(Pipeline):
     def train(self) -> Mapping[str, float]:
         cfg, ctx = self.config, self.context
         batches = ImageBatches(cfg.data, ctx.run.seed)
-        log = LossLog(ctx.output)
-        if ctx.dist.is_main:
-            log.truncate_after(self.step)
-        self.model.train()
-        loss_value = float("nan")
         training_loss = wrap_ddp(TrainingLoss(self.model, cfg.optim.amp), ctx.dist)
 
         def micro_loss(micro: MicroBatch) -> torch.Tensor:
@@ -83,23 +79,7 @@ class InftyDiffPipeline(Pipeline):
             ):
                 return training_loss(local, batch)
 
-        plan = plan_step(cfg.data.batch_size, cfg.optim.grad_accumulation, ctx.dist)
-        while self.step < cfg.optim.steps:
-            self.optimizer.zero_grad(set_to_none=True)
-            losses = accumulate_gradients(training_loss, plan, micro_loss, self.step)
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.optim.grad_clip)
-            self.optimizer.step()
-            self.ema.update(self.model)
-            self.step += 1
-            loss_value = losses["loss"]
-            ctx.report_train_step(self.step, cfg.optim.steps, {"loss": loss_value})
-            if ctx.dist.is_main and (self.step % cfg.optim.log_every == 0 or self.step == cfg.optim.steps):
-                log.append({"step": self.step, "loss": loss_value})
-            if cfg.optim.checkpoint_every and self.step % cfg.optim.checkpoint_every == 0:
-                tensors, meta = self.state()
-                ctx.save_checkpoint(tensors, meta, step=self.step)
-        if ctx.dist.is_main:
-            log.plot()
+        loss_value = optimise(self, ctx, cfg.optim, cfg.data.batch_size, training_loss, micro_loss)
         metrics = {"loss": loss_value, "step": float(self.step)}
         if self.latent_model is not None:
             metrics["latent_loss"] = self._train_latent_model(batches)
