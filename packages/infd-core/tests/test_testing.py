@@ -8,6 +8,7 @@ import textwrap
 
 import pytest
 
+from infd_core import testing
 from infd_core.testing import check_ranks, run_local_ranks
 
 REPORT = textwrap.dedent(
@@ -58,3 +59,11 @@ def test_other_failures_are_reported_with_stderr(tmp_path):
     assert [r.returncode for r in ranks] == [0, 1]
     with pytest.raises(AssertionError, match="rank 1 exited 1:\nbroken rank"):
         check_ranks(ranks)
+
+
+def test_ranks_left_waiting_by_a_failed_rank_are_stopped(tmp_path, monkeypatch):
+    monkeypatch.setattr(testing, "FAILED_RANK_GRACE_S", 0.5)
+    script = tmp_path / "hang.py"
+    script.write_text("import os, sys, time\nif os.environ['RANK'] == '0': sys.exit(4)\ntime.sleep(600)\n")
+    ranks = run_local_ranks([sys.executable, str(script)], 2, timeout=300)
+    assert ranks[0].returncode == 4 and ranks[1].returncode < 0  # killed after the grace period

@@ -13,10 +13,13 @@ import os
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
+FAILED_RANK_GRACE_S = 10.0
 _TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 
 
@@ -48,7 +51,7 @@ def _start_group(
             procs.append(subprocess.Popen(list(command), env=rank_env, stdout=out, stderr=err))
             files.append((out, err))
         try:
-            codes = [proc.wait(timeout=timeout) for proc in procs]
+            codes = _wait_for_group(procs, command, timeout)
         finally:
             for proc in procs:
                 if proc.poll() is None:
@@ -60,6 +63,24 @@ def _start_group(
             err.seek(0)
             results.append(subprocess.CompletedProcess(list(command), code, out.read(), err.read()))
         return results
+
+
+def _wait_for_group(procs: list[subprocess.Popen[Any]], command: Sequence[str], timeout: float) -> list[int]:
+    """Exit codes of every rank; once one fails, the others get ``FAILED_RANK_GRACE_S`` before a kill
+    (they would otherwise wait for it until their own timeouts)."""
+    deadline = time.monotonic() + timeout
+    while any(proc.poll() is None for proc in procs):
+        if any(proc.returncode for proc in procs):
+            deadline = min(deadline, time.monotonic() + FAILED_RANK_GRACE_S)
+            if time.monotonic() > deadline:
+                break
+        elif time.monotonic() > deadline:
+            raise subprocess.TimeoutExpired(list(command), timeout)
+        time.sleep(0.02)
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+    return [proc.wait() for proc in procs]
 
 
 def run_local_ranks(
