@@ -13,7 +13,7 @@ from pydantic import Field, model_validator
 
 from infd_core.config import StrictModel
 from infd_infbrush.model_config import PRESETS, BrushDenoiserConfig
-from infd_inftydiff import DiffusionConfig, OptimConfig
+from infd_inftydiff import DiffusionConfig, OptimConfig, merge_model_preset
 
 
 class BrushDataConfig(StrictModel):
@@ -104,13 +104,8 @@ class InfBrushConfig(StrictModel):
             return data  # the Literal check reports it
         raw_data = data.get("data") or {}
         resolution = raw_data.get("resolution", 32)
-        base = PRESETS[preset](resolution)
-        model = dict(data.get("model") or {})
-        merged: dict[str, Any] = {**base, "train_resolution": resolution, **model}
-        for key in ("grid", "attention", "condition"):
-            part = {**base.get(key, {}), **(model.get(key) or {})}
-            if part:
-                merged[key] = part
+        base, model = PRESETS[preset](resolution), data.get("model") or {}
+        merged = merge_model_preset(base, model, resolution, ("grid", "attention", "condition"))
         condition = merged.setdefault("condition", {})
         if (
             condition.get("kind", "vector") == "vector"

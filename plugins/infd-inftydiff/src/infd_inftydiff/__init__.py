@@ -12,6 +12,7 @@ _EXPORTS = {
     "DataConfig": "infd_inftydiff.config",
     "DiffusionConfig": "infd_inftydiff.config",
     "OptimConfig": "infd_inftydiff.config",
+    "merge_model_preset": "infd_inftydiff.config",
     "InftyDiffConfig": "infd_inftydiff.config",
     "DenoiserConfig": "infd_inftydiff.model_config",
     "GridUNetConfig": "infd_inftydiff.model_config",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -88,6 +89,19 @@ class LatentConfig(StrictModel):
     stats_batches: int = Field(8, ge=1, description="batches used to standardise the latents")
 
 
+def merge_model_preset(
+    base: dict[str, Any], model: dict[str, Any], resolution: int, sections: Sequence[str]
+) -> dict[str, Any]:
+    """A ``model`` config over a preset's sizes ``base`` for training ``resolution``: explicit keys win,
+    and the sub-sections named in ``sections`` merge key by key instead of replacing the preset's."""
+    merged = {**base, "train_resolution": resolution, **model}
+    for key in sections:
+        part = {**base.get(key, {}), **(model.get(key) or {})}
+        if part:
+            merged[key] = part
+    return merged
+
+
 class InftyDiffConfig(StrictModel):
     """Everything ∞-Diff needs. ``preset`` fills the model sizes; ``model`` overrides them."""
 
@@ -108,13 +122,8 @@ class InftyDiffConfig(StrictModel):
         if preset not in PRESETS:
             return data  # the Literal check reports it
         resolution = (data.get("data") or {}).get("resolution", DataConfig().resolution)
-        base = PRESETS[preset](resolution)
-        model = dict(data.get("model") or {})
-        grid = {**base.pop("grid", {}), **model.pop("grid", {})}
-        merged = {**base, "train_resolution": resolution, **model}
-        if grid:
-            merged["grid"] = grid
-        return {**data, "model": merged}
+        base, model = PRESETS[preset](resolution), data.get("model") or {}
+        return {**data, "model": merge_model_preset(base, model, resolution, ["grid"])}
 
     @model_validator(mode="after")
     def _consistent(self) -> InftyDiffConfig:
