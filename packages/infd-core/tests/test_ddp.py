@@ -156,12 +156,16 @@ def test_accumulate_gradients_equals_one_full_batch_backward() -> None:
 
 def test_a_torchrun_rank_exits_with_its_status_and_flushed_output():
     code = (
-        "import sys; import torch.distributed; from infd_core.cli.main import main; "
-        "sys.argv = ['infd', '--help']; main()"
+        "import atexit, sys; import torch.distributed; from infd_core.cli.main import main; "
+        "atexit.register(lambda: print('finalised', file=sys.stderr)); sys.argv = ['infd', '--help']; main()"
     )
-    env = {**os.environ, "RANK": "0"}
+    env = {**os.environ, **dict.fromkeys(distributed.TORCHRUN_VARS, "0")}  # as torchrun starts a rank
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "Usage: infd" in done.stdout  # buffered pipe output is not lost
+    assert "finalised" not in done.stderr  # the rank skipped interpreter finalisation
+    env = {k: v for k, v in os.environ.items() if k not in distributed.TORCHRUN_VARS}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "finalised" in done.stderr  # outside torchrun: a normal exit
     code = "import sys; from infd_core.cli.main import exit_rank; print('partial', end=''); exit_rank(3)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stdout) == (3, "partial")

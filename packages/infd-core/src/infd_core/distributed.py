@@ -18,7 +18,8 @@ from infd_core.errors import UsageError
 
 logger = logging.getLogger(__name__)
 
-_TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+#: What torchrun sets in every rank's environment.
+TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 TIMEOUT_VAR = "INFD_DIST_TIMEOUT"
 DEFAULT_TIMEOUT_S = 600.0
 
@@ -44,7 +45,7 @@ class DistInfo:
 
 def launched_by_torchrun() -> bool:
     """Whether the environment carries torchrun's rendezvous variables."""
-    return all(v in os.environ for v in _TORCHRUN_VARS)
+    return all(v in os.environ for v in TORCHRUN_VARS)
 
 
 def dist_timeout_s() -> float:

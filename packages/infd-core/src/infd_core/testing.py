@@ -17,10 +17,11 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from infd_core.distributed import TORCHRUN_VARS
+
 logger = logging.getLogger(__name__)
 
 FAILED_RANK_GRACE_S = 10.0
-_TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 
 
 def free_port() -> int:
@@ -31,7 +32,7 @@ def free_port() -> int:
 
 
 def _rank_env(base: Mapping[str, str], rank: int, world_size: int, port: int) -> dict[str, str]:
-    env = {key: value for key, value in base.items() if key not in _TORCHRUN_VARS}
+    env = {key: value for key, value in base.items() if key not in TORCHRUN_VARS}
     if world_size > 1:
         env.update(RANK=str(rank), WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank))
         env.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))

@@ -101,8 +101,11 @@ def leave_process_group(wait: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point of ``infd``."""
     status = run_cli(argv)
-    if "torch.distributed" in sys.modules and "RANK" in os.environ:
-        exit_rank(status)
+    if "torch.distributed" in sys.modules:  # otherwise no group can have been joined
+        from infd_core.distributed import launched_by_torchrun
+
+        if launched_by_torchrun():
+            exit_rank(status)
     sys.exit(status)
 
 
