@@ -169,3 +169,16 @@ def test_a_torchrun_rank_exits_with_its_status_and_flushed_output():
     code = "import sys; from infd_core.cli.main import exit_rank; print('partial', end=''); exit_rank(3)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stdout) == (3, "partial")
+
+
+def test_the_failure_log_names_the_rank_that_recorded_first(tmp_path, monkeypatch):
+    log = tmp_path / "failures"
+    monkeypatch.setenv(launch.FAILURE_LOG_VAR, str(log))
+    assert launch.first_recorded_failure(str(log)) is None  # nothing recorded: the agent's guess
+    for var, value in {"WORLD_SIZE": "2", "LOCAL_RANK": "0", "MASTER_ADDR": "h", "MASTER_PORT": "1"}.items():
+        monkeypatch.setenv(var, value)
+    for rank in ("1", "0"):  # rank 1 fails, then rank 0 because of it
+        monkeypatch.setenv("RANK", rank)
+        launch.record_failure()
+    assert log.read_text().count("\n") == 2
+    assert launch.first_recorded_failure(str(log)) == 1

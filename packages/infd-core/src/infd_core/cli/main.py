@@ -91,10 +91,13 @@ def leave_process_group(wait: bool) -> None:
     if "torch.distributed" not in sys.modules:  # no group can have been joined
         return
     from infd_core.distributed import barrier, launched_by_torchrun, shutdown
+    from infd_core.launch import record_failure
 
     if launched_by_torchrun():
         if wait:
             barrier()
+        else:  # failing: tell the launcher first, peers can fail because of it only once it has left
+            record_failure()
         shutdown()
 
 
