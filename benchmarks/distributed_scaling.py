@@ -32,7 +32,7 @@ import safetensors.torch
 import torch
 
 RESULTS = Path(__file__).parent / "results"
-RENDER_CONFIG = {"feature_channels": 8, "hidden_channels": 32, "residual_blocks": 1, "gemm_chunk": 4096}
+RENDER_CONFIG = {"feature_channels": 8, "hidden_channels": 32, "residual_blocks": 1}  # device-default chunks
 
 
 def _store_digest(root: Path) -> str:

@@ -5,7 +5,10 @@ into a ``TiledWriter`` (pyramid included), (b) the whole image in one ``render``
 plus the time over the FLOP limit of the device (``--peak-tflops``). ``--quick`` is a small CPU run.
 
     python benchmarks/render.py            # GPU: 4096² and 32768² (one gigapixel), paper-size nets
+    python benchmarks/render.py --renderers clif --precisions bfloat16 float32
     python benchmarks/render.py --quick    # CPU: small sizes, reduced channels
+
+The JSON is rewritten after every row, so a run cut short keeps the rows it finished.
 """
 
 from __future__ import annotations
@@ -67,7 +70,10 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", default=None)
     parser.add_argument("--tile-size", type=int, default=None)
     parser.add_argument("--whole-max", type=int, default=4096, help="largest size also rendered whole")
-    parser.add_argument("--peak-tflops", type=float, default=None, help="device fp32 FLOP limit")
+    parser.add_argument("--peak-tflops", type=float, default=None, help="device FLOP limit (per precision)")
+    parser.add_argument("--renderers", nargs="*", default=["clif", "liif"], choices=["clif", "liif"])
+    parser.add_argument("--precisions", nargs="*", default=["float32"], choices=["float32", "bfloat16"])
+    parser.add_argument("--write-ahead", type=int, default=2, help="tiles rendered ahead of the writer")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "render.json"))
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() and not args.quick else "cpu")
@@ -87,11 +93,16 @@ def main() -> None:
             LIIFConfig(),
         )
         features_hw = 64
-    peak = args.peak_tflops or (60.0 if device.type == "cuda" else None)
     rows = []
-    for name, renderer in (("clif", CLIFRenderer(clif)), ("liif", LIIFRenderer(liif))):
+    cases = [(name, precision) for name in args.renderers for precision in args.precisions]
+    for name, precision in cases:
         torch.manual_seed(0)
-        renderer = renderer.to(device).eval()
+        renderer = (CLIFRenderer(clif) if name == "clif" else LIIFRenderer(liif)).eval()
+        renderer = renderer.to(device, getattr(torch, precision))
+        # H100 SXM dense limits: 67 TFLOP/s fp32 (no TF32), 989 bf16 tensor cores
+        peak = args.peak_tflops or (
+            {"float32": 67.0, "bfloat16": 989.0}[precision] if device.type == "cuda" else None
+        )
         channels = renderer.config.feature_channels
         feats = torch.randn(1, channels, features_hw, features_hw, device=device)
         flops = conv_flops_per_pixel(renderer)
@@ -101,7 +112,7 @@ def main() -> None:
                 sink = ZarrSink.create(
                     f"{tmp}/out.zarr", size, 3, "uint8", tile_size=tile_side, chunks=min(256, tile_side)
                 )
-                tiler = TiledRenderer(renderer, tile_side)
+                tiler = TiledRenderer(renderer, tile_side, write_ahead=args.write_ahead)
 
                 def tiled(tiler=tiler, sink=sink, feats=feats, size=size):
                     return tiler.render_to_sink(sink, feats, size), sink.finalize()
@@ -118,6 +129,7 @@ def main() -> None:
             mpx = size * size / 1e6
             row = {
                 "renderer": name,
+                "precision": precision,
                 "size": size,
                 "device": str(device),
                 "tile": min(tile, size),
@@ -134,15 +146,16 @@ def main() -> None:
             }
             rows.append(row)
             print(
-                f"{name:5s} {size:6d}² tiled+zarr {tiled_s:8.2f} s {row['tiled_mpx_s']:8.3f} MPx/s | whole "
+                f"{name:5s} {precision:8s} {size:6d}² tiled+zarr {tiled_s:8.2f} s "
+                f"{row['tiled_mpx_s']:8.3f} MPx/s | whole "
                 f"{whole_s:8.2f} s {row['whole_mpx_s']:8.3f} MPx/s "
                 f"| tiled/whole {row['tiled_over_whole']:5.2f} "
                 f"| dev peak {tiled_mb:8.0f}/{whole_mb:8.0f} MB | host peak {row['host_peak_mb']:7.0f} MB"
                 + (f" | ÷ FLOP limit {row['tiled_over_flop_limit']:.1f}" if peak else ""),
                 flush=True,
             )
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"quick": args.quick, "rows": rows}, indent=2))
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.out).write_text(json.dumps({"quick": args.quick, "rows": rows}, indent=2))
 
 
 if __name__ == "__main__":

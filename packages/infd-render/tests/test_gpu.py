@@ -15,17 +15,19 @@ SIZE = (45, 61)
 
 @pytest.mark.parametrize("make", [tiny_clif, tiny_liif], ids=["clif", "liif"])
 @pytest.mark.parametrize(("tile", "halo"), [(16, None), (20, 9), (64, None)])
-def test_cuda_tiles_equal_whole_image(make, tile: int, halo: int | None) -> None:
-    renderer, feats = make().cuda(), features().cuda()
-    whole = render_whole(renderer, feats, SIZE).cpu().numpy()
+@pytest.mark.parametrize("precision", [torch.float32, torch.bfloat16], ids=["fp32", "bf16"])
+def test_cuda_tiles_equal_whole_image(make, tile: int, halo: int | None, precision: torch.dtype) -> None:
+    renderer, feats = make().to("cuda", precision), features().cuda()
+    whole = render_whole(renderer, feats, SIZE).float().cpu().numpy()
     out = TiledRenderer(renderer, tile, halo, batch_size=2).render_region(feats, SIZE)
     assert np.abs(out - whole).max() == 0
 
 
-def test_cuda_paper_size_clif_tiles_equal_whole_image() -> None:
+@pytest.mark.parametrize("precision", [torch.float32, torch.bfloat16], ids=["fp32", "bf16"])
+def test_cuda_paper_size_clif_tiles_equal_whole_image(precision: torch.dtype) -> None:
     torch.manual_seed(0)
-    renderer = CLIFRenderer(CLIFConfig()).eval().cuda()
+    renderer = CLIFRenderer(CLIFConfig()).eval().to("cuda", precision)
     feats = features(128, 32, 32).cuda()
-    whole = render_whole(renderer, feats, (300, 260)).cpu().numpy()
+    whole = render_whole(renderer, feats, (300, 260)).float().cpu().numpy()
     out = TiledRenderer(renderer, 128).render_region(feats, (300, 260))
     assert np.abs(out - whole).max() == 0

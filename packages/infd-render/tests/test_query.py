@@ -31,3 +31,24 @@ def test_exact_silu_matches_torch():
     x = torch.linspace(-30, 30, 10001)
     assert torch.allclose(exact_silu(x), F.silu(x), atol=1e-6, rtol=1e-6)
     assert torch.allclose(exact_exp(x), torch.exp(x), rtol=3e-7)
+
+
+def test_rows_per_call_defaults_by_device_and_honours_configs():
+    from infd_render.layers import fixed_rows, rows_per_call
+
+    assert rows_per_call(None, torch.device("cpu")) == 4096
+    assert rows_per_call(None, torch.device("cuda")) == 65536
+    assert rows_per_call(512, torch.device("cuda")) == 512
+    calls = []
+    rows = torch.arange(10.0).reshape(5, 2)
+    out = fixed_rows(lambda block: calls.append(block.shape[0]) or block * 2, rows, 4)
+    assert calls == [4, 4] and torch.equal(out, rows * 2)
+
+
+def test_exact_silu_gradient_matches_torch():
+    """Training (INFD's autoencoder) differentiates through the in-place polynomial."""
+    x = torch.linspace(-30, 30, 2001, requires_grad=True)
+    exact_silu(x * 1.0).pow(2).sum().backward()
+    reference = torch.linspace(-30, 30, 2001, dtype=torch.float64, requires_grad=True)
+    F.silu(reference).pow(2).sum().backward()
+    assert torch.allclose(x.grad.double(), reference.grad, atol=1e-4, rtol=1e-5)

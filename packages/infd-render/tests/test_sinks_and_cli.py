@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -56,3 +57,26 @@ def test_cli_renders_safetensors_features(tmp_path):
     result = CliRunner().invoke(build_cli(), args)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "out.png").exists()
+
+
+def test_cli_renders_in_bfloat16_exactly(tmp_path):
+    import torch
+    import zarr
+
+    from infd_render import CLIFConfig, CLIFRenderer
+
+    feats = features(4, 5, 6)[0]
+    safetensors.torch.save_file({"phi": feats}, str(tmp_path / "phi.safetensors"))
+    config = {"feature_channels": 4, "hidden_channels": 8, "residual_blocks": 1, "gemm_chunk": 256}
+    args = ["render", "--features", str(tmp_path / "phi.safetensors"), "--size", "40x24"]
+    args += ["--config", json.dumps(config), "--out", str(tmp_path / "out.zarr"), "--tile-size", "16"]
+    result = CliRunner().invoke(build_cli(), [*args, "--device", "cpu", "--precision", "bfloat16"])
+    assert result.exit_code == 0, result.output
+    torch.manual_seed(0)  # the CLI's --seed default: the same random weights
+    renderer = CLIFRenderer(CLIFConfig(**config)).to(torch.bfloat16).eval()
+    expected = to_dtype(render_whole(renderer, feats, (40, 24)), np.uint8)
+    stored = np.asarray(zarr.open_group(str(tmp_path / "out.zarr"), mode="r")["0"][:])
+    assert np.array_equal(stored, expected)
+    torch.manual_seed(0)
+    float32 = to_dtype(render_whole(CLIFRenderer(CLIFConfig(**config)), feats, (40, 24)), np.uint8)
+    assert not np.array_equal(stored, float32)  # the option reached the network

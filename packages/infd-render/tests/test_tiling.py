@@ -66,3 +66,15 @@ def test_default_size_clif_is_exact():
     whole = render_whole(renderer, feats, (30, 26)).numpy()
     out = TiledRenderer(renderer, 12).render_region(feats, (30, 26))
     assert np.abs(out - whole).max() == 0
+
+
+@pytest.mark.parametrize("make", [tiny_clif, tiny_liif], ids=["clif", "liif"])
+def test_bfloat16_tiles_equal_whole_image(make):
+    import torch
+
+    renderer, feats = make().to(torch.bfloat16), features()
+    whole = render_whole(renderer, feats, SIZE)
+    out = TiledRenderer(renderer, 16, batch_size=2).render_region(feats, SIZE)
+    assert np.abs(out - whole.float().numpy()).max() == 0
+    reference = render_whole(make(), feats, SIZE).numpy()  # bfloat16 stays close to float32
+    assert 0 < np.abs(out - reference).max() < 0.05

@@ -59,6 +59,13 @@ def load_features(path: str, key: str | None = None):
 @click.option("--halo", default=None, type=int, help="Halo in pixels (default: receptive field).")
 @click.option("--batch-size", default=1, show_default=True, help="Tiles per forward pass.")
 @click.option("--dtype", default="uint8", type=click.Choice(["uint8", "float32"]), show_default=True)
+@click.option(
+    "--precision",
+    default="float32",
+    type=click.Choice(["float32", "bfloat16"]),
+    show_default=True,
+    help="Arithmetic of the renderer (bfloat16: about twice as fast on GPUs; tiles stay exact).",
+)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @nproc_option
 def render_command(
@@ -75,6 +82,7 @@ def render_command(
     halo: int | None,
     batch_size: int,
     dtype: str,
+    precision: str,
     device: str,
     nproc: int | None,
 ) -> None:
@@ -118,7 +126,7 @@ def render_command(
         renderer.load_state_dict({k.removeprefix("renderer."): v for k, v in state.items()})
     target = resolve_device(device)
     info = init_distributed(target)  # under torchrun the ranks share the tiles of one store
-    renderer = renderer.to(target).eval()
+    renderer = renderer.to(target, getattr(torch, precision)).eval()
     channels = int(renderer.config.out_channels)
     sink = ZarrSink.create_shared(
         out, (height, width), channels, dtype, tile_size=tile_size, chunks=min(256, tile_size)

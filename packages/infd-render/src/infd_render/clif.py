@@ -95,7 +95,8 @@ class CLIFRenderer(nn.Module):
         self, features: torch.Tensor, coords: torch.Tensor, cells: torch.Tensor, borders: Borders
     ) -> torch.Tensor:
         """Render a window whose non-border sides are trimmed by :attr:`receptive_field` pixels."""
-        return self.net(self.query_grid(features, coords, cells), borders)
+        query = self.query_grid(features, coords, cells)
+        return self.net(query.to(self.net.conv_in.weight.dtype), borders)
 
     def render(self, features: torch.Tensor, coords: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
         """Render the grid as a whole image (zero padding on all four sides)."""

@@ -20,8 +20,11 @@ class LIIFConfig(_Config):
     feature_unfold: bool = Field(True, description="concatenate each feature's 3x3 neighbourhood")
     local_ensemble: bool = Field(True, description="blend the four nearest features by opposite areas")
     cell_decode: bool = Field(True, description="give the MLP the query cell size")
-    chunk_size: int = Field(
-        4096, ge=64, description="query points per MLP call; every call has this many rows (exact tiling)"
+    chunk_size: int | None = Field(
+        None,
+        ge=64,
+        description="query points per MLP call, the same in every call for exact tiling "
+        "(default 4096 on CPU, 65536 on GPU)",
     )
 
 
@@ -43,7 +46,11 @@ class CLIFConfig(_Config):
         description="gemm: one fixed-shape matrix product per kernel tap (bit-exact across tiles); native: "
         "torch conv2d, faster but its algorithm may depend on the input shape (not always tile-exact)",
     )
-    gemm_chunk: int = Field(4096, ge=64, description="pixels per matrix product with conv_impl=gemm")
+    gemm_chunk: int | None = Field(
+        None,
+        ge=64,
+        description="pixels per matrix product with conv_impl=gemm (default 4096 on CPU, 65536 on GPU)",
+    )
 
 
 class TilingConfig(_Config):
@@ -52,3 +59,6 @@ class TilingConfig(_Config):
     tile_size: int = Field(1024, ge=1, description="side of the square output tiles")
     halo: int | None = Field(None, ge=0, description="pixels around each tile (default: receptive field)")
     batch_size: int = Field(1, ge=1, description="tiles of equal shape rendered in one forward pass")
+    write_ahead: int = Field(
+        2, ge=0, description="tiles rendered ahead of the background writer (0: write each tile in turn)"
+    )

@@ -42,8 +42,22 @@ class Borders:
 WHOLE_IMAGE = Borders()
 
 
-def fixed_rows(fn: Callable[[torch.Tensor], torch.Tensor], rows: torch.Tensor, chunk: int) -> torch.Tensor:
-    """``fn`` applied to ``rows`` (N, K) in calls of exactly ``chunk`` rows (the last one zero-padded)."""
+#: Rows per matrix product when a config leaves it unset: small on CPUs (cache-sized), large on GPUs
+#: (one product per 4096 rows would leave an H100 waiting on kernel launches).
+DEFAULT_ROWS = {"cpu": 4096, "cuda": 65536}
+
+
+def rows_per_call(configured: int | None, device: torch.device) -> int:
+    """``configured``, or the device's default (:data:`DEFAULT_ROWS`; 4096 for other devices)."""
+    return configured if configured is not None else DEFAULT_ROWS.get(device.type, 4096)
+
+
+def fixed_rows(
+    fn: Callable[[torch.Tensor], torch.Tensor], rows: torch.Tensor, chunk: int | None
+) -> torch.Tensor:
+    """``fn`` applied to ``rows`` (N, K) in calls of exactly ``chunk`` rows (the last one zero-padded;
+    ``None``: :func:`rows_per_call`)."""
+    chunk = rows_per_call(chunk, rows.device)
     total = rows.shape[0]
     outputs = []
     for start in range(0, total, chunk):
@@ -58,14 +72,21 @@ def fixed_rows(fn: Callable[[torch.Tensor], torch.Tensor], rows: torch.Tensor, c
 class BorderConv2d(nn.Conv2d):
     """A stride-1 conv with zero padding on image-border sides only (valid elsewhere).
 
-    ``impl="gemm"`` (exact for every channel count and backend tried): the sum, in a fixed order, of
-    one matrix product per kernel tap over channels-last pixels, each product in calls of ``chunk``
-    rows (:func:`fixed_rows`). ``impl="native"``: ``conv2d``, whose CPU/cuDNN algorithm may depend on
-    the input shape (bit-exact across tiles on CPU at 132→256 channels, not at small channel counts).
+    ``impl="gemm"`` (exact for every channel count and backend tried): each output pixel's k×k×C_in
+    patch is gathered from channels-last pixels and multiplied by the flattened kernel, in products of
+    exactly ``chunk`` rows (the last zero-padded), so no pixel's arithmetic depends on the window.
+    ``impl="native"``: ``conv2d``, whose CPU/cuDNN algorithm may depend on the input shape (bit-exact
+    across tiles on CPU at 132→256 channels, not at small channel counts).
     """
 
     def __init__(
-        self, in_channels: int, out_channels: int, kernel_size: int, *, impl: str = "gemm", chunk: int = 4096
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        *,
+        impl: str = "gemm",
+        chunk: int | None = None,
     ) -> None:
         if kernel_size % 2 != 1:
             raise ValueError(f"kernel_size must be odd, got {kernel_size}")
@@ -87,20 +108,33 @@ class BorderConv2d(nn.Conv2d):
         x = F.pad(x, pads)
         if self.impl == "native":
             return F.conv2d(x, self.weight, self.bias)
-        batch, _, height, width = x.shape
+        return self._patch_gemm(x)
+
+    def _patch_gemm(self, x: torch.Tensor) -> torch.Tensor:
+        """Valid conv as ``[chunk, k²·C_in] @ [k²·C_in, C_out]`` products of gathered patches."""
+        batch, channels, height, width = x.shape
         k = self.kernel_size[0]
         out_h, out_w = height - k + 1, width - k + 1
-        pixels = x.permute(0, 2, 3, 1)
-        out = None
-        for dy in range(k):
-            for dx in range(k):
-                rows = pixels[:, dy : dy + out_h, dx : dx + out_w].reshape(-1, self.in_channels)
-                tap = self.weight[:, :, dy, dx]
-                term = fixed_rows(lambda block, tap=tap: block @ tap.t(), rows, self.chunk)
-                out = term if out is None else out + term
-        assert out is not None
-        if self.bias is not None:
-            out = out + self.bias
+        pixels = x.permute(0, 2, 3, 1).reshape(-1, channels)  # channels-last rows (one copy)
+        rows = torch.arange(out_h, device=x.device) * width
+        corners = (
+            (torch.arange(batch, device=x.device) * (height * width))[:, None, None]
+            + rows[None, :, None]
+            + torch.arange(out_w, device=x.device)[None, None, :]
+        ).reshape(-1)
+        steps = torch.arange(k, device=x.device)
+        taps = (steps[:, None] * width + steps).reshape(-1)  # row offsets of the k×k patch, tap order
+        matrix = self.weight.permute(2, 3, 1, 0).reshape(k * k * channels, -1)
+        out = x.new_empty(corners.shape[0], self.out_channels)
+        chunk = rows_per_call(self.chunk, x.device)
+        for start in range(0, corners.shape[0], chunk):
+            block = corners[start : start + chunk]
+            count = block.shape[0]
+            if count < chunk:  # every product has ``chunk`` rows: the same kernel for every tile
+                block = torch.cat([block, block.new_zeros(chunk - count)])
+            patches = pixels[(block[:, None] + taps).reshape(-1)].reshape(chunk, -1)
+            product = patches @ matrix if self.bias is None else torch.addmm(self.bias, patches, matrix)
+            out[start : start + count] = product[:count]
         return out.reshape(batch, out_h, out_w, -1).permute(0, 3, 1, 2)
 
 
@@ -116,19 +150,25 @@ def exact_exp(x: torch.Tensor) -> torch.Tensor:
     """
     x = x.clamp(-87.0, 88.0)
     k = torch.round(x * (1 / math.log(2)))
-    r = (x - k * _LN2_HI) - k * _LN2_LO
-    p = torch.full_like(r, _EXP_TAYLOR[0])
-    for coefficient in _EXP_TAYLOR[1:]:
-        p = p * r + coefficient
-    two_k = ((k.to(torch.int32) + 127) << 23).view(torch.float32)
-    return p * two_k
+    r = x.sub_(k * _LN2_HI).sub_(k * _LN2_LO)  # x is clamp's fresh copy: reuse it
+    p = r * _EXP_TAYLOR[0]
+    p.add_(_EXP_TAYLOR[1])
+    for coefficient in _EXP_TAYLOR[2:]:  # in place: the same rounded operations, fewer allocations
+        p.mul_(r).add_(coefficient)
+    two_k = k.to(torch.int32).add_(127).bitwise_left_shift_(23).view(torch.float32)
+    return p.mul_(two_k)
 
 
 def exact_silu(x: torch.Tensor) -> torch.Tensor:
-    """``x * sigmoid(x)`` with :func:`exact_exp` for float32 (torch's SiLU otherwise)."""
-    if x.dtype != torch.float32:
+    """``x * sigmoid(x)`` with :func:`exact_exp` for float32 on CPU; torch's SiLU elsewhere.
+
+    On CUDA torch evaluates the same scalar ``exp`` for every element whatever the tensor's size (its
+    kernels vectorise loads, not arithmetic), and the polynomial would cost ~20 passes over memory
+    instead of one; ``pytest -m gpu`` checks that tiles still equal whole-image renders there.
+    """
+    if x.dtype != torch.float32 or x.device.type == "cuda":
         return F.silu(x)
-    return x / (1 + exact_exp(-x))
+    return x / exact_exp(-x).add_(1)
 
 
 class ChannelLayerNorm(nn.Module):

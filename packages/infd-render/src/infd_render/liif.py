@@ -49,7 +49,7 @@ class LIIFRenderer(nn.Module):
         return F.unfold(features, 3, padding=1).reshape(batch, c * 9, h, w)
 
     def _decode(self, query: torch.Tensor) -> torch.Tensor:
-        rows = query.reshape(-1, query.shape[-1])
+        rows = query.reshape(-1, query.shape[-1]).to(self.mlp[0].weight.dtype)
         return fixed_rows(self.mlp, rows, self.config.chunk_size).reshape(*query.shape[:-1], -1)
 
     def render_prepared(

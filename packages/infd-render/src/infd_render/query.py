@@ -26,6 +26,7 @@ def gather_query(
     Per point: the nearest feature vector (of the point shifted by ``offset``, for LIIF's local
     ensemble), the relative coordinate ``(query − nearest cell centre) × (h, w)`` and, when ``cells``
     is given, the relative cell ``cell × (h, w)``. Pointwise: each output depends on its own point only.
+    The query has the coordinates' dtype (features of lower precision are widened).
     """
     batch, _, fh, fw = features.shape
     spatial = coords.shape[1:-1]
@@ -48,7 +49,7 @@ def gather_query(
     picked = torch.gather(table, 1, (iy * fw + ix).unsqueeze(-1).expand(-1, -1, table.shape[-1]))
     scale = flat.new_tensor([fh, fw])
     centre = torch.stack([(2 * iy + 1) / fh - 1, (2 * ix + 1) / fw - 1], dim=-1).to(flat.dtype)
-    parts = [picked, (flat - centre) * scale]
+    parts = [picked.to(flat.dtype), (flat - centre) * scale]
     if cells is not None:
         parts.append(cells.reshape(batch, -1, 2).to(flat.dtype) * scale)
     return torch.cat(parts, dim=-1).reshape(batch, *spatial, -1)

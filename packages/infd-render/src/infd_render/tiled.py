@@ -4,10 +4,14 @@ Each tile is expanded by a halo of at least the renderer's receptive field (clip
 window is rendered with zero padding only on sides that are the true image border, and the tile's
 pixels are cropped out and handed to a sink. Tiles of equal window shape may be rendered in batches;
 ``rank``/``world_size`` pick a disjoint, order-independent share of the tiles for each process/device.
+Writes run on a background thread, ``write_ahead`` tiles behind the renderer, so a GPU renders the
+next tile while the sink compresses and stores the last one.
 """
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import contextlib
 import logging
 from collections.abc import Iterator, Sequence
@@ -60,6 +64,12 @@ def to_dtype(values: torch.Tensor, dtype: Any, value_range: tuple[float, float] 
     raise UsageError(f"rendered tiles are uint8 or float32, not {dtype}")
 
 
+def coordinate_dtype(dtype: torch.dtype) -> torch.dtype:
+    """Coordinates stay float32 (float64 for float64 renderers) whatever the network's precision: in
+    bfloat16, pixel centres of a 32768² image would collapse onto a few hundred values."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
 def tile_window(size: tuple[int, int], tile: Region, halo: int) -> tuple[Region, Borders]:
     """The tile expanded by ``halo`` (clipped to the image) and which of its sides are image borders."""
     (height, width), ((y0, y1), (x0, x1)) = size, tile
@@ -82,6 +92,7 @@ class TiledRenderer:
         halo: int | None = None,
         *,
         batch_size: int = 1,
+        write_ahead: int = 2,
         progress: ProgressCallback | None = None,
     ) -> None:
         radius = int(renderer.receptive_field)
@@ -93,12 +104,15 @@ class TiledRenderer:
             )
         if tile_size < 1 or batch_size < 1:
             raise UsageError(f"tile_size and batch_size must be positive, got {tile_size}, {batch_size}")
+        if write_ahead < 0:
+            raise UsageError(f"write_ahead must be 0 (write in turn) or more, got {write_ahead}")
         self.renderer, self.tile_size, self.halo, self.radius = renderer, tile_size, halo, radius
-        self.batch_size, self.progress = batch_size, progress
+        self.batch_size, self.write_ahead, self.progress = batch_size, write_ahead, progress
 
     @classmethod
     def from_config(cls, renderer: WindowRenderer, config: Any, **kwargs: Any) -> TiledRenderer:
-        return cls(renderer, config.tile_size, config.halo, batch_size=config.batch_size, **kwargs)
+        options = {"batch_size": config.batch_size, "write_ahead": config.write_ahead, **kwargs}
+        return cls(renderer, config.tile_size, config.halo, **options)
 
     def _device_dtype(self) -> tuple[torch.device, torch.dtype]:
         parameter = next(iter(self.renderer.parameters()), None)  # type: ignore[attr-defined]
@@ -116,7 +130,7 @@ class TiledRenderer:
         """
         windows = [tile_window(size, tile, self.halo) for tile in tiles]
         borders = windows[0][1]
-        device, dtype = features.device, features.dtype
+        device, dtype = features.device, coordinate_dtype(features.dtype)
         coords = torch.stack([coordinate_grid(size, w, dtype=dtype, device=device) for w, _ in windows])
         cells = torch.stack([cell_grid(size, w, dtype=dtype, device=device) for w, _ in windows])
         out = self.renderer.render_window(features, coords, cells, borders)
@@ -172,17 +186,14 @@ class TiledRenderer:
             self.halo,
             self.radius,
         )
-        done = 0
-        with torch.no_grad(), exact_kernels():
+        writes = _WriteBehind(sink, self.write_ahead, self.progress, len(mine))
+        with writes, torch.no_grad(), exact_kernels():
             prepared = self.renderer.prepare_features(features.to(device=device, dtype=dtype))
             for batch in self._batches(size, mine):
                 rendered = self.render_tiles(prepared, size, [tile for _, tile in batch])
                 for (index, _), values in zip(batch, rendered, strict=True):
-                    sink.write(index, to_dtype(values, sink.dtype, value_range))
-                done += len(batch)
-                if self.progress is not None:
-                    self.progress(ProgressEvent("render", done, len(mine)))
-        return done
+                    writes.submit(index, to_dtype(values, sink.dtype, value_range))
+        return writes.done
 
     def render_region(
         self,
@@ -201,6 +212,54 @@ class TiledRenderer:
         return sink.array
 
 
+class _WriteBehind:
+    """Hands tiles to ``sink.write`` on one background thread, at most ``ahead`` tiles pending.
+
+    Leaving the ``with`` block waits for every pending write; the first failed write is raised in the
+    rendering thread (at the next submit or at the end), and nothing is submitted after it.
+    """
+
+    def __init__(self, sink: TileSink, ahead: int, progress: ProgressCallback | None, total: int) -> None:
+        self.sink, self.ahead, self.progress, self.total = sink, ahead, progress, total
+        self.pending: collections.deque[concurrent.futures.Future[None]] = collections.deque()
+        self.executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self.done = 0
+
+    def __enter__(self) -> _WriteBehind:
+        if self.ahead > 0:
+            self.executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="infd-render-write")
+        return self
+
+    def submit(self, index: TileIndex, data: np.ndarray) -> None:
+        if self.executor is None:
+            self.sink.write(index, data)
+            self._count()
+            return
+        while len(self.pending) >= self.ahead:
+            self._finish_oldest()
+        self.pending.append(self.executor.submit(self.sink.write, index, data))
+
+    def _finish_oldest(self) -> None:
+        self.pending.popleft().result()
+        self._count()
+
+    def _count(self) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(ProgressEvent("render", self.done, self.total))
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        try:
+            if exc_type is None:
+                while self.pending:
+                    self._finish_oldest()
+            else:  # already failing: let queued writes finish, keep the first error
+                concurrent.futures.wait(self.pending)
+        finally:
+            if self.executor is not None:
+                self.executor.shutdown(wait=True)
+
+
 @torch.no_grad()
 def render_whole(renderer: Any, features: torch.Tensor, size: int | Sequence[int]) -> torch.Tensor:
     """``(out, H, W)``: the whole image in one call of the renderer's ``render(features, coords, cells)``."""
@@ -208,7 +267,7 @@ def render_whole(renderer: Any, features: torch.Tensor, size: int | Sequence[int
     device = parameter.device if parameter is not None else torch.device("cpu")
     dtype = parameter.dtype if parameter is not None else torch.float32
     features = (features.unsqueeze(0) if features.dim() == 3 else features).to(device=device, dtype=dtype)
-    coords = coordinate_grid(size, dtype=dtype, device=device).unsqueeze(0)
-    cells = cell_grid(size, dtype=dtype, device=device).unsqueeze(0)
+    coords = coordinate_grid(size, dtype=coordinate_dtype(dtype), device=device).unsqueeze(0)
+    cells = cell_grid(size, dtype=coordinate_dtype(dtype), device=device).unsqueeze(0)
     with exact_kernels():
         return renderer.render(features, coords, cells)[0]
