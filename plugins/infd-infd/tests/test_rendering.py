@@ -102,3 +102,19 @@ def test_patch_fid_of_samples(trained, tmp_path):
     record = json.loads((tmp_path / "s" / "pfid.json").read_text())
     assert record["metric"] == "pFID-32" and record["samples"] == 4
     assert np.isfinite(record["value"]) and record["value"] > 0
+
+
+def test_bfloat16_rendering_is_exact_and_leaves_the_model_alone(tmp_path):
+    config = InfdConfig()
+    torch.manual_seed(0)
+    renderer = CLIFRenderer(config.renderer).eval()
+    features = torch.randn(8, 8, 8)
+    url = tmp_path / "out.zarr"
+    render_to_zarr(renderer, features, (48, 64), str(url), tile_size=16, chunk=16, precision="bfloat16")
+    assert next(renderer.parameters()).dtype == torch.float32
+    cast = CLIFRenderer(config.renderer).eval()
+    cast.load_state_dict(renderer.state_dict())
+    whole = to_dtype(render_whole(cast.to(torch.bfloat16), features, (48, 64)), np.uint8)
+    np.testing.assert_array_equal(read_level0(url), whole)
+    float32 = to_dtype(render_whole(renderer, features, (48, 64)), np.uint8)
+    assert not np.array_equal(whole, float32)

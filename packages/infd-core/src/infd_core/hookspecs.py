@@ -95,7 +95,8 @@ def infd_on_train_step(event: TrainStepEvent) -> None:
 
 @hookspec
 def infd_on_tile_written(event: TileWrittenEvent) -> None:
-    """Called after an output tile is fully written to its store."""
+    """Called after an output tile is fully written to its store; tiled renders write on a background
+    thread behind the renderer, so it may be called from that thread (one call at a time per store)."""
 
 
 @hookspec

@@ -257,7 +257,7 @@ class InfdPipeline(Pipeline):
         return render_to_zarr(
             self.autoencoder.renderer, features, size, url,
             tile_size=cfg.tile_size, chunk=cfg.chunk, batch_size=cfg.render_batch,
-            on_tile_written=ctx.report_tile_written,
+            precision=cfg.render_precision, on_tile_written=ctx.report_tile_written,
         )  # fmt: skip
 
     def _write_scores(self, url: str, boxes: list[Any], scores: list[float], scale: float) -> str:

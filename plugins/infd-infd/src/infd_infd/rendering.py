@@ -9,6 +9,7 @@ few tiles are ever in memory, whatever the output size.
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -87,10 +88,14 @@ def render_to_zarr(
     tile_size: int,
     chunk: int,
     batch_size: int = 1,
+    precision: str = "float32",
     on_tile_written: Callable[[Any], None] | None = None,
     progress: Any = None,
 ) -> list[str]:
     """Render ``features (C, h, w)`` at ``size`` tile by tile into OME-Zarr at ``url`` + a PNG preview.
+
+    ``precision`` (``float32``/``bfloat16``) is the renderer's arithmetic: a cast copy renders, the
+    model itself is left as it is.
 
     The store (metadata first) is created before the first tile; each tile goes to the store as soon as
     it is rendered. In a distributed run every rank calls this with the same ``features``: rank 0
@@ -106,6 +111,9 @@ def render_to_zarr(
         url, size, int(renderer.config.out_channels), "uint8", tile_size=tile, chunks=min(chunk, tile),
         overwrite=True, on_tile_written=on_tile_written,
     )  # fmt: skip
+    dtype = getattr(torch, precision)
+    if next(renderer.parameters()).dtype != dtype:
+        renderer = copy.deepcopy(renderer).to(dtype)
     tiler = TiledRenderer(renderer, tile, batch_size=batch_size, progress=progress)
     written = tiler.render_to_sink(sink, features, size, rank=info.rank, world_size=info.world_size)
     sink.finalize()  # every rank: the pyramid, level by level
