@@ -1,8 +1,9 @@
-"""nox sessions, generated from the distributions found under packages/ and plugins/.
+"""nox sessions, generated from the distributions found under packages/, plugins/ and templates/.
 
 * ``tests-<distribution>``: a fresh venv with that distribution, its infd dependencies and its test
   extra only; checks that ``infd plugins --json`` lists its entry points; runs its tests.
-* ``integration``: everything installed; runs ``integration_tests/``.
+* ``integration``: every library and plugin installed (templates are installed and removed by the
+  tests themselves); runs ``integration_tests/``.
 * ``lint``: ruff check and ruff format --check.
 * ``bench``: runs every script in ``benchmarks/`` (not part of the default run).
 
@@ -45,6 +46,7 @@ class Dist:
     needs_torchvision: bool
     entry_points: tuple[str, ...]
     extras: tuple[str, ...]
+    template: bool = False
 
 
 def _requirement_name(requirement: str) -> str:
@@ -54,10 +56,14 @@ def _requirement_name(requirement: str) -> str:
 
 
 def find_distributions() -> dict[str, Dist]:
-    """Every distribution under packages/ and plugins/, read from its pyproject.toml."""
+    """Every distribution under packages/, plugins/ and templates/, read from its pyproject.toml."""
     found = {}
     for pyproject in sorted(
-        [*ROOT.glob("packages/*/pyproject.toml"), *ROOT.glob("plugins/*/pyproject.toml")]
+        [
+            *ROOT.glob("packages/*/pyproject.toml"),
+            *ROOT.glob("plugins/*/pyproject.toml"),
+            *ROOT.glob("templates/*/pyproject.toml"),
+        ]
     ):
         project = tomllib.loads(pyproject.read_text())["project"]
         deps = tuple(_requirement_name(r) for r in project.get("dependencies", []))
@@ -68,6 +74,7 @@ def find_distributions() -> dict[str, Dist]:
             needs_torchvision="torchvision" in deps,
             entry_points=tuple(project.get("entry-points", {}).get("infd", {})),
             extras=tuple(project.get("optional-dependencies", {})),
+            template=pyproject.parent.parent.name == "templates",
         )
     return found
 
@@ -144,7 +151,7 @@ for _dist in DISTRIBUTIONS.values():
 @nox.session
 def integration(session: nox.Session) -> None:
     """Cross-package tests: CLI end to end, third-party plugin install, multi-process runs."""
-    install(session, list(DISTRIBUTIONS.values()), tested=[])
+    install(session, [d for d in DISTRIBUTIONS.values() if not d.template], tested=[])
     session.run("pytest", str(ROOT / "integration_tests"), "-q", *session.posargs)
 
 
@@ -159,7 +166,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Run every benchmark script (prints ratio tables, writes JSON); not part of CI."""
-    install(session, list(DISTRIBUTIONS.values()), tested=[])
+    install(session, [d for d in DISTRIBUTIONS.values() if not d.template], tested=[])
     scripts = sorted((ROOT / "benchmarks").glob("*.py"))
     if not scripts:
         session.log("no benchmark scripts yet")

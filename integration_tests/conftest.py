@@ -18,7 +18,8 @@ def _pip(*args: str) -> None:
 
 @pytest.fixture
 def installed_plugin(request) -> Iterator[str]:
-    """pip-install a fixture plugin from its folder (no network), uninstall it afterwards."""
+    """pip-install a plugin from its folder (a fixture's name or a path; no network), uninstall it
+    afterwards."""
     if sys.prefix == sys.base_prefix:
         pytest.skip("installs packages: run inside a virtual environment (nox -s integration)")
     folder, dist = request.param

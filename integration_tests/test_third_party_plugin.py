@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import statistics
+from pathlib import Path
 
 import pytest
 from cli_helpers import infd, plugins_json
 
-EXAMPLE = ("infd-example-plugin", "infd-example-plugin")
+TEMPLATE = Path(__file__).resolve().parents[1] / "templates" / "infd-example-plugin"
+EXAMPLE = (str(TEMPLATE), "infd-example-plugin")  # the plugin template authors copy
 BROKEN = ("infd-broken-plugin", "infd-broken-plugin")
 
 
