@@ -43,8 +43,9 @@ class CLIFConfig(_Config):
     norm: Literal["layer", "none"] = Field("layer", description="per-pixel normalisation over channels")
     conv_impl: Literal["native", "gemm"] = Field(
         "gemm",
-        description="gemm: one fixed-shape matrix product per kernel tap (bit-exact across tiles); native: "
-        "torch conv2d, faster but its algorithm may depend on the input shape (not always tile-exact)",
+        description="gemm: gathered k×k patches times the flattened kernel in fixed-shape matrix products "
+        "(bit-exact across tiles); native: torch conv2d, whose algorithm may depend on the input shape "
+        "(not always tile-exact)",
     )
     gemm_chunk: int | None = Field(
         None,
