@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run ON THE GPU MACHINE (device tool), from the repository root, after benchmarks/gpu/prepare.sh here:
 #   run(command="bash benchmarks/gpu/run.sh tests", carry=[".whl"])       # -m gpu tests + Triton suites
+#   run(command="bash benchmarks/gpu/run.sh pipelines", carry=[".whl"])   # every pipeline: device: cuda
 #   run(command="bash benchmarks/gpu/run.sh sparse", carry=[".whl"])      # issue 4 table
 #   run(command="bash benchmarks/gpu/run.sh render-clif", carry=[".whl"]) # issue 8: CLIF 4096², 32768²
 #   run(command="bash benchmarks/gpu/run.sh render-liif", carry=[".whl"]) # issue 8: LIIF 4096², 32768²
@@ -8,7 +9,7 @@
 # Each step fits in one 10-minute call; logs and JSON land in $OUT (or benchmarks/results/ without it).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-STEP=${1:?usage: run.sh tests|sparse|render-clif|render-liif|scaling|attention}
+STEP=${1:?usage: run.sh tests|pipelines|sparse|render-clif|render-liif|scaling|attention}
 OUT=${OUT:-benchmarks/results}
 mkdir -p "$OUT"
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
@@ -25,6 +26,11 @@ tests)
         packages/infd-render/tests 2>&1 | tee "$OUT/gpu-tests.log"
     python3 -m pytest -q -rs packages/infd-sparse/tests packages/infd-render/tests \
         plugins/infd-torchsparse/tests 2>&1 | tee "$OUT/gpu-suites.log"
+    ;;
+pipelines)
+    # Each pipeline's tiny test run with device: cuda through the CLI (tests/test_gpu.py of every plugin).
+    python3 -m pytest -q -m gpu -rs --continue-on-collection-errors plugins/*/tests/test_gpu.py 2>&1 \
+        | tee "$OUT/gpu-pipelines.log"
     ;;
 sparse)
     python3 benchmarks/sparse_conv.py --out "$OUT/sparse_conv.json" 2>&1 | tee "$OUT/sparse_conv.log"

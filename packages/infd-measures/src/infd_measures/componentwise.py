@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from infd_core import draws
 from infd_measures._checks import check_interval, check_positive, check_time
 from infd_measures.errors import ParameterError
 from infd_measures.schedules import Schedule
@@ -216,7 +217,7 @@ def noise_components(
     ``gamma`` must broadcast against ``x0`` (per component, last axis).
     """
     if noise is None:
-        noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device=x0.device)
+        noise = draws.randn(x0.shape, generator, dtype=x0.dtype, device=x0.device)
     alpha, sigma = torch.sigmoid(-gamma).sqrt(), torch.sigmoid(gamma).sqrt()
     return alpha * x0 + sigma * noise, noise
 

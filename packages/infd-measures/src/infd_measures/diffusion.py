@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
+from infd_core import draws
 from infd_measures.discrete import DiscreteSchedule
 from infd_measures.errors import ParameterError
 from infd_measures.mollifier import GaussianMollifier
@@ -78,7 +79,7 @@ class GaussianDiffusion:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """A draw x_t ~ q(x_t | x_0) and the (mollified) noise T ξ it used."""
         if noise is None:
-            noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device=x0.device)
+            noise = draws.randn(x0.shape, generator, dtype=x0.dtype, device=x0.device)
         target = self.mollify(noise)
         mean, scale = self.marginal(x0, t)
         return mean + scale * target, target
@@ -96,7 +97,7 @@ class GaussianDiffusion:
         The white noise ξ is drawn on the whole grid, so at pixel centres this equals :meth:`sample_marginal`.
         """
         if noise is None:
-            noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device=x0.device)
+            noise = draws.randn(x0.shape, generator, dtype=x0.dtype, device=x0.device)
         if self.mollifier is None:
             from infd_measures.measures import WhiteNoise
 
@@ -152,7 +153,7 @@ class GaussianDiffusion:
     ) -> torch.Tensor:
         """A draw x_s = μ̃ + √β̃ T ξ ~ q(x_s | x_t, x_0)."""
         mean, scale = self.posterior(x_t, x0, t, s)
-        noise = torch.randn(x_t.shape, generator=generator, dtype=x_t.dtype, device=x_t.device)
+        noise = draws.randn(x_t.shape, generator, dtype=x_t.dtype, device=x_t.device)
         return mean + scale * self.mollify(noise)
 
 

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import torch
 
+from infd_core import draws
 from infd_measures._checks import check_coords, check_positive
 from infd_measures.coordinates import check_grid_shape, grid_coordinates
 from infd_measures.errors import ParameterError
@@ -157,9 +158,7 @@ class GaussianProcess(GaussianMeasure):
         if self.grid_method == "cholesky":
             coords = grid_coordinates(dims, dtype=torch.float64, device=generator.device)
             count = math.prod(batch_shape) * channels
-            z = torch.randn(
-                coords.shape[0], count, generator=generator, dtype=torch.float64, device=coords.device
-            )
+            z = draws.randn((coords.shape[0], count), generator, dtype=torch.float64, device=coords.device)
             values = (self.cholesky(coords) @ z).T.reshape(*batch_shape, channels, *dims)
             return values.to(dtype)
         lam = self.embedding_spectrum(dims).to(generator.device)

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from infd_core import draws
 from infd_measures._checks import check_coords
 from infd_measures.coordinates import check_grid_shape, grid_coordinates
 from infd_measures.errors import ParameterError
@@ -92,7 +93,7 @@ class WhiteNoise(GaussianMeasure):
     def sample(self, coords: torch.Tensor, generator: torch.Generator, channels: int = 1) -> torch.Tensor:
         coords = check_coords(coords)
         shape = (*coords.shape[:-1], _check_channels(channels))
-        return torch.randn(shape, generator=generator, dtype=coords.dtype, device=coords.device)
+        return draws.randn(shape, generator, dtype=coords.dtype, device=coords.device)
 
     def sample_grid(
         self,
@@ -151,7 +152,7 @@ class MollifiedNoise(GaussianMeasure):
         coords = check_coords(coords, self.ndim)
         shape = self._shape(grid_shape)
         size = (*coords.shape[:-2], _check_channels(channels), *shape)
-        white = torch.randn(size, generator=generator, dtype=coords.dtype, device=coords.device)
+        white = draws.randn(size, generator, dtype=coords.dtype, device=coords.device)
         return self.mollifier.apply_at(white, coords)
 
     def sample_grid(

@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from infd_core import draws
 from infd_samplers.denoiser import Denoiser, Model, Prediction
 from infd_samplers.errors import SamplerInputError
 from infd_samplers.grids import StepsLike, time_grid
@@ -47,7 +48,7 @@ class LogLikelihood:
 
 def rademacher(like: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """±1 with equal probability, shaped like ``like``."""
-    bits = torch.randint(0, 2, like.shape, generator=generator, device=like.device)
+    bits = draws.randint(0, 2, like.shape, generator, device=like.device)
     return (2 * bits - 1).to(like.dtype)
 
 
@@ -80,7 +81,7 @@ def dequantise(
         raise SamplerInputError("dequantise takes integer bin indices")
     if k.numel() and (int(k.min()) < 0 or int(k.max()) >= levels):
         raise SamplerInputError(f"bin indices must lie in [0, {levels - 1}]")
-    u = torch.rand(k.shape, generator=generator, dtype=dtype, device=k.device)
+    u = draws.rand(k.shape, generator, dtype=dtype, device=k.device)
     return low + (k.to(dtype) + u) * width
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from infd_core import draws
 from infd_samplers.errors import SamplerInputError
 
 NoiseFn = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
@@ -21,7 +22,7 @@ Generators = torch.Generator | Sequence[torch.Generator]
 
 def white_noise(like: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """N(0, I) shaped like ``like``."""
-    return torch.randn(like.shape, generator=generator, dtype=like.dtype, device=like.device)
+    return draws.randn(like.shape, generator, dtype=like.dtype, device=like.device)
 
 
 def mollified_noise(mollifier: Any) -> NoiseFn:

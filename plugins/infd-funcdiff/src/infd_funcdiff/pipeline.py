@@ -62,7 +62,7 @@ class FuncDiffPipeline(Pipeline):
         self.schedule = DiscreteSchedule.linear(s.num_steps, s.beta_start, s.beta_end)
         # initial weights from (run seed, "init"), without touching the global generator
         with seeded_global_rng(context.run.seed, "init"):
-            self.model = build_model(config)
+            self.model = build_model(config).to(context.device)  # curves and GP noise stay on the CPU
         self.ema = copy.deepcopy(self.model).requires_grad_(False) if config.train.ema_decay > 0 else None
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.train.lr)
         self.scaling: MinMaxScaling | None = None
@@ -135,9 +135,12 @@ class FuncDiffPipeline(Pipeline):
         alpha, sigma = self.schedule.alpha(t)[:, None], self.schedule.sigma(t)[:, None]
         x_t = alpha * values[index] + sigma * xi
         coords = noise.coords(index)
+        device = self.context.device
         prediction = model(
-            x_t.float()[..., None], t.float() / self.schedule.num_steps, coords=coords.float()[..., None]
-        )[..., 0]
+            x_t.float()[..., None].to(device),
+            (t.float() / self.schedule.num_steps).to(device),
+            coords=coords.float()[..., None].to(device),
+        )[..., 0].cpu()
         return noise.loss(
             self.config.loss,
             prediction.double() - xi,

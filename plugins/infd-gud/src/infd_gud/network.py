@@ -178,6 +178,8 @@ class StateSpaceModel(nn.Module):
 
     The state is mapped to pixel space with Uᵀ (orthogonal, so unit variance is kept), the network predicts
     ε there, and the prediction is mapped back with U: inputs and outputs of the network are images.
+    States, bases and schedules stay on the CPU; the network runs on its own device (the run's GPU),
+    and only its input and output images cross over.
     """
 
     def __init__(self, network: GammaUNet, basis: Any) -> None:
@@ -185,11 +187,16 @@ class StateSpaceModel(nn.Module):
         self.network = network
         self.basis = basis
 
+    def _network(self, images: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
+        parameter = next(self.network.parameters(), None)
+        device = parameter.device if parameter is not None else images.device
+        return self.network(images.to(device), gamma.to(device)).to(images.device)
+
     def forward(self, state: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
         if state.dim() == 4:  # already laid out as images (pixel basis, sliding window)
-            return self.network(state, gamma)
+            return self._network(state, gamma)
         images = self.basis.from_components(state)
-        return self.basis.to_components(self.network(images, gamma))
+        return self.basis.to_components(self._network(images, gamma))
 
 
 __all__ = [
