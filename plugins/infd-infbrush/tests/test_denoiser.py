@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from infd_core.mixed_precision import autocast_errors
 from infd_infbrush.attention import TokenSet
 from infd_infbrush.denoiser import InfBrushDenoiser
 from infd_infbrush.errors import ConditionError
@@ -116,18 +117,6 @@ def test_bfloat16_autocast_tracks_float32():
     points = CoordinateBatch.random(2, (8, 8), 2, g)
     values, t = torch.randn(points.num_points, 3, generator=g), torch.rand(2, generator=g)
     target, condition = torch.randn(points.num_points, 3, generator=g), torch.randn(2, 3, generator=g)
-
-    def prediction_and_gradient(amp: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        model.zero_grad()
-        tokens = model.condition_tokens(condition)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
-            out = model(values, points, t, tokens)
-        ((out.float() - target) ** 2).mean().backward()
-        grads = [p.grad.flatten() for p in model.parameters() if p.grad is not None]
-        return out.float().detach(), torch.cat(grads)
-
-    out32, grad32 = prediction_and_gradient(False)
-    out16, grad16 = prediction_and_gradient(True)
-    out_error = ((out16 - out32).norm() / out32.norm()).item()
-    grad_error = ((grad16 - grad32).norm() / grad32.norm()).item()
+    predict = lambda: model(values, points, t, model.condition_tokens(condition))  # noqa: E731
+    out_error, grad_error = autocast_errors(model, predict, target)
     assert 0 < out_error < 0.02 and 0 < grad_error < 0.03  # bfloat16 keeps 8 bits: 2^-8 ≈ 0.004
