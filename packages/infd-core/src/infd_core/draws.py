@@ -8,15 +8,21 @@ CPU tensors. Without a generator they draw from torch's global generator on ``de
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 
 Device = torch.device | str | None
 
 
-def _source(generator: torch.Generator | None, device: Device) -> torch.device | str | None:
-    return generator.device if generator is not None else device
+def _draw(
+    fill: Callable[..., torch.Tensor], generator: torch.Generator | None, device: Device, **kwargs: Any
+) -> torch.Tensor:
+    """``fill(..., device=<the generator's>)``, then moved to ``device`` (default: the CPU)."""
+    source = generator.device if generator is not None else device
+    draw = fill(generator=generator, device=source, **kwargs)
+    return draw.to(device) if device is not None else draw.cpu()
 
 
 def randn(
@@ -27,8 +33,7 @@ def randn(
     device: Device = None,
 ) -> torch.Tensor:
     """N(0, 1) of ``shape`` from ``generator``, on ``device`` (default: the CPU)."""
-    draw = torch.randn(tuple(shape), generator=generator, dtype=dtype, device=_source(generator, device))
-    return draw.to(device) if device is not None else draw.cpu()
+    return _draw(torch.randn, generator, device, size=tuple(shape), dtype=dtype)
 
 
 def rand(
@@ -39,16 +44,14 @@ def rand(
     device: Device = None,
 ) -> torch.Tensor:
     """U[0, 1) of ``shape`` from ``generator``, on ``device`` (default: the CPU)."""
-    draw = torch.rand(tuple(shape), generator=generator, dtype=dtype, device=_source(generator, device))
-    return draw.to(device) if device is not None else draw.cpu()
+    return _draw(torch.rand, generator, device, size=tuple(shape), dtype=dtype)
 
 
 def randint(
     low: int, high: int, shape: Sequence[int], generator: torch.Generator | None, *, device: Device = None
 ) -> torch.Tensor:
     """Integers in ``[low, high)`` (int64) of ``shape`` from ``generator``, on ``device`` (default: CPU)."""
-    draw = torch.randint(low, high, tuple(shape), generator=generator, device=_source(generator, device))
-    return draw.to(device) if device is not None else draw.cpu()
+    return _draw(torch.randint, generator, device, low=low, high=high, size=tuple(shape))
 
 
 __all__ = ["rand", "randint", "randn"]
