@@ -58,13 +58,19 @@ def load_features(path: str, key: str | None = None):
 @click.option("--tile-size", default=1024, show_default=True, help="Tile = zarr shard side (power of 2).")
 @click.option("--halo", default=None, type=int, help="Halo in pixels (default: receptive field).")
 @click.option("--batch-size", default=1, show_default=True, help="Tiles per forward pass.")
-@click.option("--dtype", default="uint8", type=click.Choice(["uint8", "float32"]), show_default=True)
+@click.option(
+    "--dtype",
+    default="uint8",
+    type=click.Choice(["uint8", "float32"]),
+    show_default=True,
+    help="Stored pixel type (uint8 maps [-1, 1] to 0..255).",
+)
 @click.option(
     "--precision",
     default="float32",
     type=click.Choice(["float32", "bfloat16"]),
     show_default=True,
-    help="Arithmetic of the renderer (bfloat16: about twice as fast on GPUs; tiles stay exact).",
+    help="Arithmetic of the renderer (bfloat16 runs on GPU tensor cores; tiles stay exact).",
 )
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @nproc_option
