@@ -214,7 +214,7 @@ class SamplingConfig(StrictModel):
     chunk: int = Field(256, ge=16, description="zarr chunk side (power of two, at most tile_size)")
     render_batch: int = Field(1, ge=1, description="tiles rendered per forward pass")
     render_precision: Literal["float32", "bfloat16"] = Field(
-        "float32", description="arithmetic of CLIF while rendering tiles (bfloat16: faster on GPUs)"
+        "float32", description="arithmetic of CLIF while rendering tiles (bfloat16: GPU tensor cores)"
     )
     layout: LayoutConfig | None = None
 
