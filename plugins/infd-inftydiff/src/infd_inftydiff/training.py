@@ -79,13 +79,14 @@ def make_batch(
         points = CoordinateBatch.random(b, (h, w), subsampling, generator)
     else:
         t, white, points = _per_sample_draws(images, num_steps, subsampling, seed, step, samples)
-    noisy, target = diffusion.sample_marginal(images.cpu(), t, generator, noise=white)
+    # draws on the CPU (the same numbers on any device and rank count), T on the images' device
     device = images.device
+    noisy, target = diffusion.sample_marginal(images, t, generator, noise=white.to(device))
     points = points.to(device)
     return TrainingBatch(
         points=points,
-        noisy=read_points(noisy.to(device), points),
-        target=read_points(target.to(device), points),
+        noisy=read_points(noisy, points),
+        target=read_points(target, points),
         t=(t.to(torch.float32) / num_steps).to(device),
     )
 
