@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from typing import TYPE_CHECKING
 
@@ -21,8 +22,12 @@ def validate_device_name(name: str) -> str:
 
 
 def resolve_device(name: str = "auto", *, local_rank: int | None = None) -> torch.device:
-    """The torch device for ``name``; ``auto`` picks CUDA when present (the local rank's GPU)."""
+    """The torch device for ``name``; ``auto`` and ``cuda`` pick the local rank's GPU (``local_rank``,
+    default torchrun's ``LOCAL_RANK``, so the ranks on one node take different GPUs)."""
     import torch  # deferred: config validation (which checks device names) must not import torch
+
+    if local_rank is None:
+        local_rank = int(os.environ.get("LOCAL_RANK", 0))
 
     validate_device_name(name)
     if name == "cpu":
