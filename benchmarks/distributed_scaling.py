@@ -46,7 +46,7 @@ def worker(args: argparse.Namespace) -> None:
     """One rank: render into a shared store, then train, timing both between barriers."""
     from infd_core import ddp
     from infd_core.devices import resolve_device
-    from infd_core.distributed import barrier, init_distributed, shutdown
+    from infd_core.distributed import barrier, exit_rank, init_distributed, shutdown
     from infd_core.seeding import derive_generator, seeded_global_rng
     from infd_render import CLIFConfig, CLIFRenderer, TiledRenderer, ZarrSink
 
@@ -105,6 +105,7 @@ def worker(args: argparse.Namespace) -> None:
         (Path(args.out) / "timing.json").write_text(json.dumps(out))
     barrier()
     shutdown()
+    exit_rank(0)
 
 
 def launch(nproc: int, args: argparse.Namespace, folder: Path) -> dict[str, float | str]:

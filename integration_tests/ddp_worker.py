@@ -108,7 +108,8 @@ if __name__ == "__main__":
 
     torch.set_num_threads(1)
     train(sys.argv[1], sys.argv[2:], accumulate)
-    from infd_core.distributed import barrier, shutdown
+    from infd_core.distributed import barrier, exit_rank, shutdown
 
     barrier()
     shutdown()
+    exit_rank(0)  # no interpreter finalisation beside gloo's threads (see exit_rank)

@@ -48,6 +48,7 @@ TRAIN = textwrap.dedent(
             json.dump({"weights": weights, "losses": logged}, handle)
     distributed.barrier()
     distributed.shutdown()
+    distributed.exit_rank(0)
     """
 )
 
@@ -166,7 +167,7 @@ def test_a_torchrun_rank_exits_with_its_status_and_flushed_output():
     env = {k: v for k, v in os.environ.items() if k not in distributed.TORCHRUN_VARS}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "finalised" in done.stderr  # outside torchrun: a normal exit
-    code = "import sys; from infd_core.cli.main import exit_rank; print('partial', end=''); exit_rank(3)"
+    code = "import sys; from infd_core.distributed import exit_rank; print('partial', end=''); exit_rank(3)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stdout) == (3, "partial")
 

@@ -31,6 +31,7 @@ WORKER = textwrap.dedent(
     with open(sys.argv[1].format(rank=info.rank), "w") as handle:
         json.dump(result, handle)
     distributed.shutdown()
+    distributed.exit_rank(0)
     """
 )
 

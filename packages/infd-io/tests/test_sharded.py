@@ -31,6 +31,7 @@ RANK = textwrap.dedent(
     assert finalize_shared(writer)
     distributed.barrier()
     distributed.shutdown()
+    distributed.exit_rank(0)
     """
 )
 

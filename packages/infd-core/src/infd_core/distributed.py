@@ -5,11 +5,13 @@ Everything works without a process group (a single process is rank 0 of 1) and o
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import logging
 import os
-from typing import Any
+import sys
+from typing import Any, NoReturn
 
 import torch
 import torch.distributed as dist
@@ -122,6 +124,22 @@ def shutdown() -> None:
     """Leave the process group if one was joined."""
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def exit_rank(status: int = 0) -> NoReturn:
+    """End a rank's process without interpreter finalisation, once its work is done and its group left
+    (:func:`shutdown`); rank scripts end with it, as the ``infd`` command does under torchrun.
+
+    Under load, gloo's C++ threads can still be torn down during finalisation (static destructors),
+    which aborts the process (``terminate called without an active exception``, exit -6) after it
+    succeeded, and the launcher then reports the rank as failed. Output is flushed and logging shut
+    down first; files must be closed before.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed or broken pipe: nothing to save
+            stream.flush()
+    logging.shutdown()
+    os._exit(status)
 
 
 def shard(items: int, info: DistInfo | None = None) -> range:

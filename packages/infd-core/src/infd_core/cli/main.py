@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import sys
@@ -105,23 +104,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point of ``infd``."""
     status = run_cli(argv)
     if "torch.distributed" in sys.modules:  # otherwise no group can have been joined
-        from infd_core.distributed import launched_by_torchrun
+        from infd_core.distributed import exit_rank, launched_by_torchrun
 
         if launched_by_torchrun():
             exit_rank(status)
     sys.exit(status)
-
-
-def exit_rank(status: int) -> None:
-    """End a torchrun rank without interpreter finalisation, once its work is done and its group left.
-
-    Under load, gloo's C++ threads can still be torn down during finalisation (static destructors),
-    which aborts the process (``terminate called without an active exception``, exit -6) after it
-    succeeded; the launcher then reports the rank as failed. Output is flushed and logging shut down
-    first; every file the commands write is closed before they return.
-    """
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # a closed or broken pipe: nothing to save
-            stream.flush()
-    logging.shutdown()
-    os._exit(status)
