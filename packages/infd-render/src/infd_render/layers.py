@@ -59,14 +59,17 @@ def fixed_rows(
     ``None``: :func:`rows_per_call`)."""
     chunk = rows_per_call(chunk, rows.device)
     total = rows.shape[0]
-    outputs = []
+    out = None
     for start in range(0, total, chunk):
         block = rows[start : start + chunk]
-        if block.shape[0] < chunk:
-            block = torch.cat([block, block.new_zeros(chunk - block.shape[0], *block.shape[1:])])
-        outputs.append(fn(block))
-    out = torch.cat(outputs) if outputs else rows.new_zeros(0, 0)
-    return out[:total]
+        count = block.shape[0]
+        if count < chunk:
+            block = torch.cat([block, block.new_zeros(chunk - count, *block.shape[1:])])
+        result = fn(block)
+        if out is None:  # written in place: no concatenated copy of every call's output
+            out = result.new_empty(total, *result.shape[1:])
+        out[start : start + count] = result[:count]
+    return out if out is not None else rows.new_zeros(0, 0)
 
 
 class BorderConv2d(nn.Conv2d):
@@ -125,17 +128,13 @@ class BorderConv2d(nn.Conv2d):
         steps = torch.arange(k, device=x.device)
         taps = (steps[:, None] * width + steps).reshape(-1)  # row offsets of the k×k patch, tap order
         matrix = self.weight.permute(2, 3, 1, 0).reshape(k * k * channels, -1)
-        out = x.new_empty(corners.shape[0], self.out_channels)
-        chunk = rows_per_call(self.chunk, x.device)
-        for start in range(0, corners.shape[0], chunk):
-            block = corners[start : start + chunk]
-            count = block.shape[0]
-            if count < chunk:  # every product has ``chunk`` rows: the same kernel for every tile
-                block = torch.cat([block, block.new_zeros(chunk - count)])
-            patches = pixels[(block[:, None] + taps).reshape(-1)].reshape(chunk, -1)
-            product = patches @ matrix if self.bias is None else torch.addmm(self.bias, patches, matrix)
-            out[start : start + count] = product[:count]
-        return out.reshape(batch, out_h, out_w, -1).permute(0, 3, 1, 2)
+
+        def product(block: torch.Tensor) -> torch.Tensor:  # ``block``: top-left input rows of patches
+            patches = pixels[(block[:, None] + taps).reshape(-1)].reshape(block.shape[0], -1)
+            return patches @ matrix if self.bias is None else torch.addmm(self.bias, patches, matrix)
+
+        out = fixed_rows(product, corners, self.chunk)  # padded corners (0) gather valid rows
+        return out.reshape(batch, out_h, out_w, self.out_channels).permute(0, 3, 1, 2)
 
 
 _LN2_HI, _LN2_LO = 0.693145751953125, 1.428606765330187e-06
