@@ -18,6 +18,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from infd_core import draws
+
 Generators = torch.Generator | Sequence[torch.Generator] | None
 
 
@@ -90,13 +92,10 @@ class GaussianKL(nn.Module):
         mean, logvar = self.split(z)
         std = (0.5 * logvar).exp()
         if generator is None or isinstance(generator, torch.Generator):
-            noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+            noise = draws.randn(mean.shape, generator, dtype=mean.dtype, device=mean.device)
         else:  # one generator per sample
             noise = torch.stack(
-                [
-                    torch.randn(mean.shape[1:], generator=g, device=g.device, dtype=mean.dtype)
-                    for g in generator
-                ]
-            ).to(mean.device)
+                [draws.randn(mean.shape[1:], g, dtype=mean.dtype, device=mean.device) for g in generator]
+            )
         kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=(1, 2, 3)).mean()
         return mean + std * noise, self.weight * kl

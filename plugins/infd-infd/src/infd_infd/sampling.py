@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from infd_core import draws
 from infd_measures.discrete import DiscreteSchedule
 from infd_samplers import Denoiser, ddim
 
@@ -23,7 +24,7 @@ def sample_latents(
 ) -> torch.Tensor:
     """Scaled latents ``(B, *shape)``: x_T ~ N(0, I) from each sample's generator, then DDIM with ε̂."""
     device = next(model.parameters()).device
-    x_t = torch.stack([torch.randn(shape, generator=g, device=g.device) for g in generators]).to(device)
+    x_t = torch.stack([draws.randn(shape, g, device=device) for g in generators])
     denoiser = Denoiser(model, "eps")
     context = torch.no_grad() if guidance is None else torch.enable_grad()
     with context:

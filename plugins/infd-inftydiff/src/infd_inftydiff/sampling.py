@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from infd_core import draws
 from infd_core.errors import UsageError
 from infd_inftydiff.denoiser import InftyDiffDenoiser
 from infd_measures.discrete import DiscreteSchedule
@@ -63,8 +64,8 @@ def scaled_mollified_noise(mollifier: GaussianMollifier, scale: float) -> Any:
     """Fresh noise T(scale · ξ) for samplers, ξ white (see :func:`sample_images` for the scale)."""
 
     def draw(like: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        white = torch.randn(like.shape, generator=generator, device=generator.device, dtype=like.dtype)
-        return mollifier.apply(scale * white.to(like.device))
+        white = draws.randn(like.shape, generator, dtype=like.dtype, device=like.device)
+        return mollifier.apply(scale * white)
 
     return draw
 
@@ -137,8 +138,8 @@ def mollified_ddim(
     # 1/k² of the area, so its discretisation has k times the standard deviation; after T (whose kernel
     # also widens by k) Tξ then has the per-pixel statistics the model saw during training.
     scale = math.sqrt(height * width) / train_resolution
-    white = [torch.randn(channels, height, width, generator=g, device=g.device) for g in generators]
-    x_t = mollifier.apply(scale * torch.stack(white).to(device))  # x_T ~ N(0, T T*) (ᾱ_T ≈ 0)
+    white = [draws.randn((channels, height, width), g, device=device) for g in generators]
+    x_t = mollifier.apply(scale * torch.stack(white))  # x_T ~ N(0, T T*) (ᾱ_T ≈ 0)
     with torch.no_grad() if guidance is None else torch.enable_grad():
         mollified = ddim(
             denoiser,
