@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from toy_pipeline import TRUE_BIAS, TRUE_WEIGHT
+from toy_pipeline import TRUE_BIAS, TRUE_WEIGHT, ToyConfig, ToyPipeline
 
+from infd_core import ComponentSpec, hookimpl
 from infd_core.checkpoints import load_checkpoint, save_checkpoint
 from infd_core.cli.main import run_cli
+from infd_core.demos import checkpoint_demo
 
 
 @pytest.fixture
@@ -74,6 +76,45 @@ def test_run_and_demo(infd, config, tmp_path):
     status, out, err = infd("demo", "--out", str(tmp_path / "demo"))
     assert status == 0, err
     assert (tmp_path / "demo" / "samples" / "predictions.json").is_file()
+
+
+def test_checkpoint_demo_samples_the_checkpoint_without_training(infd, config, tmp_path):
+    assert infd("train", str(config), "--set", "config.steps=40")[0] == 0
+    checkpoint = str(tmp_path / "out" / "checkpoint")
+    demo = checkpoint_demo(
+        checkpoint, output=str(tmp_path / "demo"), sample={"size": [3]}, settings={"config.lr": 0.5}
+    )
+    assert demo["train"] == {"enabled": False} and demo["sample"] == {"size": [3], "checkpoint": checkpoint}
+    assert demo["config"] == {"steps": 40, "lr": 0.5, "batch": 32}
+    path = tmp_path / "demo.json"
+    path.write_text(json.dumps(demo))
+    status, out, err = infd("run", str(path))
+    assert status == 0, err
+    assert "metrics: loss=" not in out  # nothing was trained
+    weight, bias = (load_checkpoint(checkpoint).state("model")[k] for k in ("weight", "bias"))
+    grid = torch.linspace(-1, 1, 3)
+    expected = grid * weight.sum() + bias
+    values = json.loads((tmp_path / "demo" / "samples" / "predictions.json").read_text())
+    assert torch.allclose(torch.tensor(values), expected, atol=1e-6)
+
+
+def test_unnamed_demo_with_several_offering_is_a_usage_error(manager, capsys):
+    class OtherDemo:
+        @hookimpl
+        def infd_pipelines(self) -> list[ComponentSpec]:
+            return [
+                ComponentSpec(
+                    name="other-toy",
+                    factory=ToyPipeline,
+                    config=ToyConfig,
+                    description="a second pipeline with a demo",
+                    demo="toy_pipeline:demo_config",
+                )
+            ]
+
+    manager.register(OtherDemo(), name="other", distribution="infd-other")
+    assert run_cli(["demo"], manager) == 2
+    assert "several installed pipelines offer a demo (other-toy, toy-regression)" in capsys.readouterr().err
 
 
 def test_config_schema_and_show(infd, config):

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from infd_core.config import ComponentRef, build_component, config_schema, load_run_config
-from infd_core.config_files import apply_overrides, load_config_file
+from infd_core.config_files import apply_overrides, load_config_file, with_values
 from infd_core.errors import ConfigError, UnknownComponentError
 
 YAML = "pipeline: toy-regression\nseed: 3\nconfig:\n  steps: 7\n"
@@ -32,6 +32,19 @@ def test_overrides_parse_values_and_create_paths():
 def test_malformed_override(bad):
     with pytest.raises(ConfigError, match=r"key\.path=value"):
         apply_overrides({}, [bad])
+
+
+def test_override_fills_a_null_section():
+    data = apply_overrides({"a": {"cond": None, "x": 1}}, ["a.cond.k=[1, 2]"])
+    assert data == {"a": {"cond": {"k": [1, 2]}, "x": 1}}
+
+
+def test_with_values_sets_dotted_keys_like_overrides():
+    data = {"a": {"b": 1, "n": None}}
+    assert with_values(data, {"a.b": 3, "a.n.m": [0.5], "c": "s"}) == {"a": {"b": 3, "n": {"m": [0.5]}}, "c": "s"}
+    assert data == {"a": {"b": 1, "n": None}}  # a copy
+    with pytest.raises(ConfigError, match="key 'a.b.c': a.b is a int"):
+        with_values(data, {"a.b.c": 1})
 
 
 def test_override_through_a_scalar_is_an_error():

@@ -27,7 +27,7 @@ def test_shipped_checkpoint_is_safetensors_only():
 
 def test_demo_writes_the_promised_files(tmp_path):
     start = time.perf_counter()
-    run_infd("demo", "--out", str(tmp_path / "demo"))
+    run_infd("demo", "inftydiff", "--out", str(tmp_path / "demo"))
     elapsed = time.perf_counter() - start
     image = read_level0(tmp_path / "demo" / "samples" / "sample-000.ome.zarr")
     assert image.shape == (3, DEMO_SIZE, DEMO_SIZE)

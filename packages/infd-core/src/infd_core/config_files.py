@@ -84,15 +84,28 @@ def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str]) -> dict[s
     result = json.loads(json.dumps(data, default=str))
     for item in overrides:
         parts, value = parse_override(item)
-        node = result
-        for depth, part in enumerate(parts[:-1]):
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                where = ".".join(parts[: depth + 1])
-                raise ConfigError(f"override {item!r}: {where} is a {type(child).__name__}, not a mapping")
-            node = child
-        node[parts[-1]] = value
+        _set_path(result, parts, value, f"override {item!r}")
     return result
+
+
+def with_values(data: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy of ``data`` with each ``"key.path": value`` set, as ``--set key.path=value`` would."""
+    result = json.loads(json.dumps(data, default=str))
+    for key, value in values.items():
+        _set_path(result, key.split("."), value, f"key {key!r}")
+    return result
+
+
+def _set_path(node: dict[str, Any], parts: list[str], value: Any, label: str) -> None:
+    for depth, part in enumerate(parts[:-1]):
+        if node.get(part) is None:  # a missing or null section (an optional config left unset) starts empty
+            node[part] = {}
+        child = node[part]
+        if not isinstance(child, dict):
+            where = ".".join(parts[: depth + 1])
+            raise ConfigError(f"{label}: {where} is a {type(child).__name__}, not a mapping")
+        node = child
+    node[parts[-1]] = value
 
 
 def format_location(loc: Iterable[Any]) -> str:

@@ -124,7 +124,7 @@ class Runner:
         return resolve_run_config(data, self.registry, source=f"{url}/config.json")
 
     def demo_config(self, pipeline: str | None = None) -> dict[str, Any]:
-        """The embedded demo run config of ``pipeline`` (or of the only pipeline offering one)."""
+        """The demo run config of ``pipeline`` (or, unnamed, of the only pipeline that has one)."""
         offering = [s for s in self.registry.specs("pipelines") if s.demo]
         if pipeline is not None:
             spec = self.registry.get("pipelines", pipeline)
@@ -135,6 +135,9 @@ class Runner:
             raise UsageError(
                 "no installed pipeline offers a demo; install one (e.g. pip install infd-inftydiff)"
             )
+        elif len(offering) > 1:
+            names = ", ".join(sorted(s.name for s in offering))
+            raise UsageError(f"several installed pipelines offer a demo ({names}); name one: infd demo NAME")
         else:
             spec = offering[0]
         try:

@@ -13,6 +13,7 @@ def infd_pipelines() -> list[ComponentSpec]:
             factory="infd_funcdiff.pipeline:FuncDiffPipeline",
             config=f"{_CONFIG}:FuncDiffConfig",
             description="function-space diffusion (Kerrigan et al.): GP noise, L2/Sobolev losses, curves",
+            demo="infd_funcdiff.demo:demo_config",
         )
     ]
 

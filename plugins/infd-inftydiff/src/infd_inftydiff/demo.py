@@ -21,18 +21,14 @@ def checkpoint_path() -> str:
 
 def demo_config() -> dict[str, Any]:
     """The shipped checkpoint's own run config, set to skip training and sample from the checkpoint."""
-    from infd_core.checkpoints import read_checkpoint_header
+    from infd_core.demos import checkpoint_demo
 
-    path = checkpoint_path()
-    run = dict(read_checkpoint_header(path)["config"])
-    config = dict(run.get("config") or {})
-    config["sampling"] = {**(config.get("sampling") or {}), "steps": DEMO_STEPS}
-    config["diffusion"] = {**(config.get("diffusion") or {}), "wiener_epsilon": DEMO_WIENER_EPSILON}
-    return {
-        **run,
-        "config": config,
-        "output": "infd-demo",
-        "device": "auto",
-        "train": {"enabled": False},
-        "sample": {"checkpoint": path, "size": [DEMO_SIZE, DEMO_SIZE], "num_samples": 1, "out": None},
-    }
+    return checkpoint_demo(
+        checkpoint_path(),
+        output="infd-demo",
+        sample={"size": [DEMO_SIZE, DEMO_SIZE], "num_samples": 1, "out": None},
+        settings={
+            "config.sampling.steps": DEMO_STEPS,
+            "config.diffusion.wiener_epsilon": DEMO_WIENER_EPSILON,
+        },
+    )

@@ -231,7 +231,10 @@ def run_command(config_path: str, overrides: Sequence[str], device: str | None, 
 @click.option("--out", "output", help="Output folder (default: the demo's own).")
 @set_option
 def demo_command(pipeline: str | None, output: str | None, overrides: Sequence[str]) -> None:
-    """Run a pipeline's embedded demo (a small shipped checkpoint, sampled to OME-Zarr and PNG)."""
+    """Run a pipeline's embedded demo: a small shipped checkpoint, sampled to the pipeline's outputs.
+
+    PIPELINE may be left out when only one installed pipeline has a demo.
+    """
     runner = cli_runner()
     data = apply_overrides(
         runner.demo_config(pipeline), [*overrides, *([f"output={output}"] if output else [])]
