@@ -41,9 +41,10 @@ def test_override_fills_a_null_section():
 
 def test_with_values_sets_dotted_keys_like_overrides():
     data = {"a": {"b": 1, "n": None}}
-    assert with_values(data, {"a.b": 3, "a.n.m": [0.5], "c": "s"}) == {"a": {"b": 3, "n": {"m": [0.5]}}, "c": "s"}
+    expected = {"a": {"b": 3, "n": {"m": [0.5]}}, "c": "s"}
+    assert with_values(data, {"a.b": 3, "a.n.m": [0.5], "c": "s"}) == expected
     assert data == {"a": {"b": 1, "n": None}}  # a copy
-    with pytest.raises(ConfigError, match="key 'a.b.c': a.b is a int"):
+    with pytest.raises(ConfigError, match=r"key 'a\.b\.c': a\.b is a int"):
         with_values(data, {"a.b.c": 1})
 
 
