@@ -18,6 +18,7 @@ def infd_pipelines() -> list[ComponentSpec]:
             factory="infd_infd.pipeline:InfdPipeline",
             config="infd_infd.config:InfdConfig",
             description="INFD: latent diffusion of image neural fields (CLIF), rendered at any resolution",
+            demo="infd_infd.demo:demo_config",
         )
     ]
 
