@@ -76,3 +76,15 @@ def test_bad_window_arguments():
                 denoiser, x.transpose(-1, -2).reshape(2, COLUMNS, ROWS), schedule, 5, columns=1, generator=gen
             )
         )
+
+
+def test_a_warning_says_when_the_appended_noise_only_approximates_the_schedule(caplog):
+    x = torch.zeros(1, ROWS, COLUMNS, dtype=DT)
+    for b, columns, warned in ((0.75, 2, False), (0.5, 3, True), (0.4, 1, True), (0.5, 1, False)):
+        denoiser, schedule = _model(b)
+        # exact when b - (k - 1) b/(L - 1) >= 1 - b (t_w = b), L = 8
+        assert warned == (b - (columns - 1) * b / (COLUMNS - 1) < 1 - b)
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="infd_samplers.sliding_window"):
+            next(sliding_window(denoiser, x, schedule, 2, columns=columns, generator=torch.Generator()))
+        assert ("only approximate the schedule" in caplog.text) == warned, (b, columns)

@@ -54,6 +54,18 @@ def test_strip_step_must_be_below_training_width() -> None:
         resolve_run_config(run, registry())
 
 
+def test_each_extension_setting_is_checked_only_where_it_is_used() -> None:
+    columnwise = {"basis": {"name": "pixel"}, "schedule": {"name": "columnwise"}, "data": {"resolution": 8}}
+    # the strip step is unused by completion, the completion's columns by strips
+    for extension in (
+        {"completion": True, "columns": 8, "given_columns": 3},
+        {"enabled": True, "columns": 4, "given_columns": 8},
+    ):
+        GudConfig.model_validate({**columnwise, "extension": extension})
+    with pytest.raises(ValidationError, match="given_columns must be < the training width 8"):
+        GudConfig.model_validate({**columnwise, "extension": {"completion": True, "given_columns": 8}})
+
+
 def test_schedule_basis_mismatch() -> None:
     with pytest.raises(ValidationError, match=r"columnwise schedule needs basis\.name: pixel"):
         GudConfig.model_validate({"schedule": {"name": "columnwise"}, "basis": {"name": "fft"}})

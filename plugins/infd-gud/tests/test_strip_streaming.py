@@ -58,3 +58,21 @@ def test_completion_keeps_given_columns(tmp_path) -> None:
                           generator=torch.Generator().manual_seed(0))  # fmt: skip
     assert done.shape == image.shape
     assert torch.allclose(done[..., :3], image[..., :3], atol=1e-5)
+
+
+def test_sample_writes_the_strip_and_its_preview(tmp_path) -> None:
+    import numpy as np
+    import zarr
+    from PIL import Image
+
+    pipeline = build_pipeline(str(tmp_path / "run"), basis={"name": "pixel"}, schedule={"name": "columnwise"},
+                              data={"resolution": 8, "fit_items": 32}, training={"steps": 1},
+                              extension={"enabled": True, "width": 40, "columns": 2, "tile_size": 16},
+                              likelihood={"enabled": False})  # fmt: skip
+    pipeline.train()
+    folder = tmp_path / "samples"
+    assert pipeline.sample(str(folder)) == [str(folder / "strip.zarr"), str(folder / "strip.png")]
+    strip = np.asarray(zarr.open_group(str(folder / "strip.zarr"), mode="r")["0"])
+    assert strip.shape == (3, 8, 40)
+    preview = np.asarray(Image.open(folder / "strip.png").convert("RGB"))
+    np.testing.assert_array_equal(preview, strip.transpose(1, 2, 0))  # small strips: level 0 as it is

@@ -18,6 +18,7 @@ The state's last axis holds the L columns and the schedule's components map onto
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -31,6 +32,8 @@ from infd_samplers.progress import StepCallback
 from infd_samplers.schedule_view import ScheduleView
 
 Sampler = Callable[..., torch.Tensor]
+
+logger = logging.getLogger(__name__)
 
 
 def column_step(schedule: Any, like: torch.Tensor) -> float:
@@ -107,6 +110,15 @@ def sliding_window(
         raise SamplerInputError(
             f"window_time must lie in ({columns * delta:.4g}, {latest:.4g}] so that the emitted columns are "
             f"clean, got {t_window}"
+        )
+    if t_window - (columns - 1) * delta < 1.0 - float(schedule.b) - 1e-12:
+        logger.warning(
+            "sliding window: the %d appended columns of prior noise only approximate the schedule "
+            "(t_w - (k - 1)Δt = %.4g < 1 - b = %.4g), so long strips may drift; a larger b or a smaller "
+            "k makes them exact",
+            columns,
+            t_window - (columns - 1) * delta,
+            1.0 - float(schedule.b),
         )
     density = steps / (columns * delta)
     if initial_steps is None:

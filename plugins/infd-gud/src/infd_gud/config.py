@@ -176,12 +176,12 @@ class GudConfig(StrictModel):
         if self.extension.enabled or self.extension.completion:
             if name != "columnwise":
                 raise ValueError("extension/completion needs schedule.name: columnwise (pixel basis)")
-            if self.extension.columns >= res:
+            if self.extension.enabled and self.extension.columns >= res:
                 raise ValueError(
                     f"extension.columns (strip step k = {self.extension.columns}) must be < the training "
                     f"width {res}"
                 )
-            if self.extension.given_columns >= res:
+            if self.extension.completion and self.extension.given_columns >= res:
                 raise ValueError(f"extension.given_columns must be < the training width {res}")
         return self
 

@@ -32,6 +32,7 @@ from infd_gud.outputs import plot_schedule, write_json, write_png, write_zarr
 from infd_gud.space import ComponentSpace
 from infd_gud.training import EMA, sample_draws, score_matching_loss
 from infd_io import BuiltinPhotos
+from infd_io.export import write_preview
 from infd_samplers import probability_flow, reverse_sde
 
 logger = logging.getLogger(__name__)
@@ -188,7 +189,9 @@ class GudPipeline(Pipeline):
             paths += self.write_samples(folder)
         if self.context.dist.is_main:  # sequential outputs: rank 0 makes them while the others wait
             if strip_width is not None:
-                paths.append(self.extend(str(folder / "strip.zarr"), strip_width))
+                strip, preview = self.extend(str(folder / "strip.zarr"), strip_width), folder / "strip.png"
+                write_preview(strip, str(preview))  # downsampled to at most 2048 px for long strips
+                paths += [strip, str(preview)]
             if self.config.extension.completion:
                 paths += self.complete(folder)
             if self.config.likelihood.enabled:
