@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 import zarr
 from gud_helpers import build_pipeline
@@ -61,8 +62,6 @@ def test_completion_keeps_given_columns(tmp_path) -> None:
 
 
 def test_sample_writes_the_strip_and_its_preview(tmp_path) -> None:
-    import numpy as np
-    import zarr
     from PIL import Image
 
     pipeline = build_pipeline(str(tmp_path / "run"), basis={"name": "pixel"}, schedule={"name": "columnwise"},
@@ -76,3 +75,37 @@ def test_sample_writes_the_strip_and_its_preview(tmp_path) -> None:
     assert strip.shape == (3, 8, 40)
     preview = np.asarray(Image.open(folder / "strip.png").convert("RGB"))
     np.testing.assert_array_equal(preview, strip.transpose(1, 2, 0))  # small strips: level 0 as it is
+
+
+def test_the_configured_sampler_denoises_every_window(tmp_path) -> None:
+    from infd_gud.extension import stream_strip
+    from infd_samplers import reverse_sde
+
+    pipeline = build_pipeline(str(tmp_path / "run"), basis={"name": "pixel"}, schedule={"name": "columnwise"},
+                              data={"resolution": 8, "fit_items": 32}, training={"steps": 1},
+                              likelihood={"enabled": False})  # fmt: skip
+    pipeline.train()
+    calls = []
+
+    def spy(*args, **kwargs):
+        calls.append(args[3])  # the window's time grid
+        return reverse_sde(*args, **kwargs)
+
+    stream_strip(pipeline.model(), pipeline.space, pipeline.space.schedule(), str(tmp_path / "s.zarr"),
+                 width=40, columns=2, steps_per_window=3, generator=torch.Generator().manual_seed(0),
+                 sampler=spy)  # fmt: skip
+    windows = 1 + (40 - 8) // 2
+    assert len(calls) == 1 + windows + 1  # noise -> window time, each window, the last one -> 0
+    assert calls[0][0] == 1.0 and calls[-1][-1] == 0.0
+
+
+@pytest.mark.parametrize("sampler", ["sde", "ddim", "ode"])
+def test_each_strip_sampler_runs_from_the_config(tmp_path, sampler) -> None:
+    pipeline = build_pipeline(str(tmp_path / "run"), basis={"name": "pixel"}, schedule={"name": "columnwise"},
+                              data={"resolution": 8, "fit_items": 32}, training={"steps": 1},
+                              extension={"enabled": True, "width": 24, "columns": 2, "sampler": sampler},
+                              likelihood={"enabled": False})  # fmt: skip
+    pipeline.train()
+    pipeline.sample(str(tmp_path / "samples"))
+    strip = np.asarray(zarr.open_group(str(tmp_path / "samples" / "strip.zarr"), mode="r")["0"])
+    assert strip.shape == (3, 8, 24)

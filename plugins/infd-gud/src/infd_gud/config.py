@@ -143,6 +143,11 @@ class ExtensionSettings(StrictModel):
     width: int = Field(128, ge=2, description="strip width in pixels")
     columns: int = Field(4, ge=1, description="columns k finished per window (k < training width)")
     steps_per_window: int = Field(4, ge=1)
+    sampler: Literal["sde", "ddim", "ode"] = Field(
+        "sde",
+        description="within each window: reverse SDE, DDIM (eta 0) or the PF-ODE with sampling.solver; "
+        "the deterministic ones leave a partly trained model's residual noise in the strip",
+    )
     window_time: float | None = Field(None, gt=0, le=1, description="t_w; null: b")
     tile_size: int = Field(16, ge=8, description="OME-Zarr tile side (power of two)")
     completion: bool = False

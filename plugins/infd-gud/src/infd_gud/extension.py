@@ -24,6 +24,7 @@ from infd_io import TiledWriter
 from infd_measures.bases.pixel import PixelBasis
 from infd_measures.componentwise import ComponentwiseSchedule
 from infd_samplers import ReplacementConditioning, reverse_sde, sliding_window
+from infd_samplers.sliding_window import Sampler
 
 logger = logging.getLogger(__name__)
 
@@ -74,10 +75,12 @@ def stream_strip(
     steps_per_window: int,
     generator: torch.Generator,
     window_time: float | None = None,
+    sampler: Sampler = reverse_sde,
     tile_size: int = 16,
     on_tile_written: Callable[[Any], None] | None = None,
 ) -> TiledWriter:
-    """Generate a strip ``(C, H, width)`` window by window (k = ``columns``) into OME-Zarr ``url``."""
+    """Generate a strip ``(C, H, width)`` window by window (k = ``columns``) into OME-Zarr ``url``;
+    ``sampler`` (any infd-samplers sampler) denoises each window."""
     train_width = _check_columnwise(space, schedule, columns)
     if width < 2:
         raise GudUsageError(f"strip width must be >= 2, got {width}")
@@ -93,7 +96,7 @@ def stream_strip(
     noise = torch.randn(1, channels, height, train_width, generator=generator)
     blocks = sliding_window(
         gamma_denoiser(model, schedule), noise, schedule, steps_per_window, columns=columns,
-        generator=generator, num_windows=windows, window_time=window_time,
+        generator=generator, num_windows=windows, window_time=window_time, sampler=sampler,
     )  # fmt: skip
     pending: list[np.ndarray] = []
     written = 0  # columns already written (a multiple of tile_size until the last tile)

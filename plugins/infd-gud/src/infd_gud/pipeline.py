@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,7 +34,7 @@ from infd_gud.space import ComponentSpace
 from infd_gud.training import EMA, sample_draws, score_matching_loss
 from infd_io import BuiltinPhotos
 from infd_io.export import write_preview
-from infd_samplers import probability_flow, reverse_sde
+from infd_samplers import ddim, probability_flow, reverse_sde
 
 logger = logging.getLogger(__name__)
 
@@ -220,11 +221,16 @@ class GudPipeline(Pipeline):
     def extend(self, url: str, width: int) -> str:
         """A strip ``width`` pixels wide by the sliding window, streamed into ``url``."""
         cfg = self.config.extension
+        samplers = {
+            "sde": reverse_sde, "ddim": ddim,
+            "ode": functools.partial(probability_flow, solver=self.config.sampling.solver),
+        }  # fmt: skip
         stream_strip(
             self.model(self.config.sampling.use_ema), self.space, self.space.schedule(), url, width=width,
             columns=cfg.columns, steps_per_window=cfg.steps_per_window,
             generator=self.context.generator("strip", device="cpu"), window_time=cfg.window_time,
-            tile_size=cfg.tile_size, on_tile_written=self.context.report_tile_written,
+            sampler=samplers[cfg.sampler], tile_size=cfg.tile_size,
+            on_tile_written=self.context.report_tile_written,
         )  # fmt: skip
         return url
 
