@@ -14,6 +14,7 @@ def infd_pipelines() -> list[ComponentSpec]:
             factory="infd_gud.pipeline:GudPipeline",
             config="infd_gud.config:GudConfig",
             description="GUD diffusion: pixel/PCA/FFT/Haar basis, whitened prior, component-wise schedules",
+            demo="infd_gud.demo:demo_config",
         )
     ]
 
