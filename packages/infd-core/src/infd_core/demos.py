@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from importlib import resources
 from typing import Any
 
 from infd_core.checkpoints import read_checkpoint_header
 from infd_core.config_files import with_values
+
+
+def shipped_checkpoint(package: str) -> str:
+    """The checkpoint folder ``demo/checkpoint`` that ``package`` ships as package data."""
+    return str(resources.files(package).joinpath("demo", "checkpoint"))
 
 
 def checkpoint_demo(

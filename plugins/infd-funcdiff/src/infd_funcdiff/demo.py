@@ -6,7 +6,6 @@ of the paper; ``demo/TRAINING.md`` records the exact command and config.
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Any
 
 DEMO_POINTS = 400  # 4× the 100 points of each training curve
@@ -15,7 +14,9 @@ DEMO_SAMPLES = 500  # as in the paper's figures
 
 def checkpoint_path() -> str:
     """The shipped checkpoint folder (package data)."""
-    return str(resources.files("infd_funcdiff").joinpath("demo", "checkpoint"))
+    from infd_core.demos import shipped_checkpoint
+
+    return shipped_checkpoint("infd_funcdiff")
 
 
 def demo_config() -> dict[str, Any]:

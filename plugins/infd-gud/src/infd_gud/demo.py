@@ -6,7 +6,6 @@ photographs with a column-wise schedule; ``demo/TRAINING.md`` records the exact 
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Any
 
 DEMO_HEIGHT = 16  # the training resolution: a strip is as high as the training images
@@ -16,7 +15,9 @@ DEMO_STEPS_PER_WINDOW = 16
 
 def checkpoint_path() -> str:
     """The shipped checkpoint folder (package data)."""
-    return str(resources.files("infd_gud").joinpath("demo", "checkpoint"))
+    from infd_core.demos import shipped_checkpoint
+
+    return shipped_checkpoint("infd_gud")
 
 
 def demo_config() -> dict[str, Any]:

@@ -8,7 +8,6 @@ PNG preview.
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Any
 
 DEMO_SIZE = 512  # the fields are 64² feature maps; training saw renders of up to 128²
@@ -18,7 +17,9 @@ DEMO_TILE = 256  # tile = zarr shard; each tile is rendered with its halo and cr
 
 def checkpoint_path() -> str:
     """The shipped checkpoint folder (package data)."""
-    return str(resources.files("infd_infd").joinpath("demo", "checkpoint"))
+    from infd_core.demos import shipped_checkpoint
+
+    return shipped_checkpoint("infd_infd")
 
 
 def demo_config() -> dict[str, Any]:

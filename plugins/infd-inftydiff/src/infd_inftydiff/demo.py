@@ -6,7 +6,6 @@ built-in photographs; ``demo/TRAINING.md`` records the exact command and config.
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Any
 
 DEMO_SIZE = 128  # 4× the 32² training resolution
@@ -16,7 +15,9 @@ DEMO_WIENER_EPSILON = 0.2  # the checkpoint was trained with an older default (1
 
 def checkpoint_path() -> str:
     """The shipped checkpoint folder (package data)."""
-    return str(resources.files("infd_inftydiff").joinpath("demo", "checkpoint"))
+    from infd_core.demos import shipped_checkpoint
+
+    return shipped_checkpoint("infd_inftydiff")
 
 
 def demo_config() -> dict[str, Any]:
