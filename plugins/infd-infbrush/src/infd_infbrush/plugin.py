@@ -13,6 +13,7 @@ def infd_pipelines() -> list[ComponentSpec]:
             factory="infd_infbrush.pipeline:InfBrushPipeline",
             config="infd_infbrush.config:InfBrushConfig",
             description="∞-Brush: conditional function-space diffusion, linear cross-attention, up to 4096²",
+            demo="infd_infbrush.demo:demo_config",
         )
     ]
 
