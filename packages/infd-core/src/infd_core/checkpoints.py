@@ -59,8 +59,10 @@ def save_checkpoint(
     config: Mapping[str, Any],
     tensors: Mapping[str, Mapping[str, torch.Tensor]],
     meta: Mapping[str, Any] | None = None,
+    versions: Mapping[str, str] | None = None,
 ) -> str:
-    """Write ``config`` (JSON-ready) and each state dict as ``<name>.safetensors`` under ``url``."""
+    """Write ``config`` (JSON-ready) and each state dict as ``<name>.safetensors`` under ``url``;
+    ``versions`` (default: the installed infd distributions) records what wrote the weights."""
     files = {}
     for name, state in tensors.items():
         if not name or "/" in name or name.startswith("."):
@@ -69,7 +71,7 @@ def save_checkpoint(
     header = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "versions": installed_versions(),
+        "versions": dict(installed_versions() if versions is None else versions),
         "files": sorted(files),
         "config": dict(config),
         "meta": dict(meta or {}),
@@ -158,24 +160,28 @@ def read_checkpoint_header(url: str, verify_files: bool = True) -> dict[str, Any
         if file_name not in entries or not file_name.endswith(".safetensors"):
             raise CheckpointError(f"{url}: {file_name} is missing from the checkpoint")
         if verify_files:
-            with fs.open(f"{path.rstrip('/')}/{file_name}", "rb") as handle:
-                head = handle.read(8)
-                size = int.from_bytes(head, "little") if len(head) == 8 else -1
-                body = handle.read(size) if 0 < size < 100_000_000 else b""
-            _check_safetensors_header(f"{url}/{file_name}", head, body)
+            safetensors_index(url, file_name)
     return header
 
 
-def _check_safetensors_header(where: str, head: bytes, body: bytes) -> None:
+def safetensors_index(url: str, file_name: str) -> dict[str, Any]:
+    """The JSON header of ``<url>/<file_name>`` (tensor name -> dtype, shape, data offsets), read
+    without loading tensors; anything that is not a safetensors header is a CheckpointError."""
+    fs, path = filesystem(url)
+    with fs.open(f"{path.rstrip('/')}/{file_name}", "rb") as handle:
+        head = handle.read(8)
+        size = int.from_bytes(head, "little") if len(head) == 8 else -1
+        body = handle.read(size) if 0 < size < 100_000_000 else b""
     try:
         parsed = json.loads(body) if body else None
     except (json.JSONDecodeError, UnicodeDecodeError):
         parsed = None
     if not isinstance(parsed, dict):
         raise CheckpointError(
-            f"{where}: cannot be read as safetensors ({_sniff(head + body)}); infd never unpickles "
-            "checkpoint files"
+            f"{url}/{file_name}: cannot be read as safetensors ({_sniff(head + body)}); infd never "
+            "unpickles checkpoint files"
         )
+    return parsed
 
 
 def load_checkpoint(

@@ -1,4 +1,4 @@
-"""The core's subcommands: plugins, config, train, sample, run, demo."""
+"""The core's subcommands: plugins, checkpoint, config, train, sample, run, demo."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from infd_core.cli.checkpoint_commands import checkpoint_group
 from infd_core.cli.progress import TqdmProgress
 from infd_core.config import RunConfig, config_schema, dump_run_config, resolve_run_config
 from infd_core.config_files import apply_overrides
@@ -247,6 +248,7 @@ def demo_command(pipeline: str | None, output: str | None, overrides: Sequence[s
 
 CORE_COMMANDS = (
     plugins_command,
+    checkpoint_group,
     config_group,
     train_command,
     sample_command,
