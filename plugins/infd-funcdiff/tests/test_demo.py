@@ -18,12 +18,7 @@ from infd_funcdiff.demo import DEMO_POINTS, DEMO_SAMPLES, checkpoint_path
 
 def test_shipped_checkpoint_is_safetensors_only():
     folder = Path(checkpoint_path())
-    assert sorted(p.name for p in folder.iterdir()) == [
-        "config.json",
-        "ema.safetensors",
-        "model.safetensors",
-        "optimizer.safetensors",
-    ]
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "ema.safetensors", "model.safetensors"]
     assert sum(p.stat().st_size for p in folder.iterdir()) < 5 * 2**20
     ckpt = load_checkpoint(str(folder))
     assert ckpt.config["pipeline"] == "funcdiff" and ckpt.meta["step"] == 4000

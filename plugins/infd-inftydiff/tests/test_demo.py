@@ -13,12 +13,7 @@ from infd_inftydiff.demo import DEMO_SIZE, checkpoint_path
 
 def test_shipped_checkpoint_is_safetensors_only():
     folder = Path(checkpoint_path())
-    assert sorted(p.suffix for p in folder.iterdir()) == [
-        ".json",
-        ".safetensors",
-        ".safetensors",
-        ".safetensors",
-    ]
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "ema.safetensors", "model.safetensors"]
     assert sum(p.stat().st_size for p in folder.iterdir()) < 20 * 2**20
     ckpt = load_checkpoint(str(folder))
     assert ckpt.config["pipeline"] == "inftydiff" and ckpt.meta["step"] == 3000
