@@ -21,7 +21,7 @@ PRUNED_KEY = "pruned_parts"
 def checkpoint_summary(url: str) -> dict[str, Any]:
     """Pipeline, step counters, versions and, per part, its tensor count, values and bytes (read from
     the safetensors headers: no tensor is loaded)."""
-    header = read_checkpoint_header(url)
+    header = read_checkpoint_header(url, verify_files=False)  # safetensors_index checks each file below
     parts = {}
     for file_name in sorted(header["files"]):
         index = {k: v for k, v in safetensors_index(url, file_name).items() if k != "__metadata__"}
@@ -63,8 +63,7 @@ def prune_checkpoint(source: str, target: str, drop: Sequence[str], *, overwrite
         raise UsageError(f"{source}: dropping {', '.join(sorted(drop))} would leave no weights")
     meta = {key: value for key, value in checkpoint.meta.items() if key not in drop}
     meta[PRUNED_KEY] = sorted({*checkpoint.meta.get(PRUNED_KEY, []), *drop})
-    versions = read_checkpoint_header(source, verify_files=False).get("versions")
-    save_checkpoint(target, checkpoint.config, kept, meta, versions=versions)
+    save_checkpoint(target, checkpoint.config, kept, meta, versions=checkpoint.versions or None)
     return sorted(kept)
 
 

@@ -35,6 +35,7 @@ class Checkpoint:
     config: dict[str, Any]
     meta: dict[str, Any]
     tensors: dict[str, dict[str, torch.Tensor]]
+    versions: dict[str, str] = dataclasses.field(default_factory=dict)  # the infd versions that wrote it
 
     def state(self, name: str = "model") -> dict[str, torch.Tensor]:
         """The tensors of ``<name>.safetensors``."""
@@ -204,7 +205,13 @@ def load_checkpoint(
                 "infd never unpickles checkpoint files"
             ) from None
         tensors[file_name.removesuffix(".safetensors")] = {k: v.to(device) for k, v in state.items()}
-    return Checkpoint(url=url, config=header.get("config", {}), meta=header.get("meta", {}), tensors=tensors)
+    return Checkpoint(
+        url=url,
+        config=header.get("config", {}),
+        meta=header.get("meta", {}),
+        tensors=tensors,
+        versions=header.get("versions", {}),
+    )
 
 
 def flatten_state(obj: Any, prefix: str = "") -> tuple[dict[str, torch.Tensor], Any]:
