@@ -1,4 +1,4 @@
-"""The conditional denoiser: chunked (banded) evaluation equals the whole pass, conditions, gradients."""
+"""The conditional denoiser: tiled evaluation equals the whole pass, conditions, gradients."""
 
 from __future__ import annotations
 
@@ -9,11 +9,9 @@ from infd_core.mixed_precision import autocast_errors
 from infd_infbrush.attention import TokenSet
 from infd_infbrush.denoiser import InfBrushDenoiser
 from infd_infbrush.errors import ConditionError
-from infd_infbrush.evaluation import GridBands
 from infd_infbrush.model_config import BrushDenoiserConfig
-from infd_infbrush.splatting import bilinear_splat_sums, normalise_splat
 from infd_inftydiff import GridUNetConfig
-from infd_sparse import CoordinateBatch, sparse_to_grid_bilinear
+from infd_sparse import CoordinateBatch
 
 
 def _model(std: float = 0.1, **condition: object) -> InfBrushDenoiser:
@@ -28,9 +26,11 @@ def _model(std: float = 0.1, **condition: object) -> InfBrushDenoiser:
     return model.eval()
 
 
-def test_banded_evaluation_equals_the_whole_pass():
-    """Every pixel of two 20×13 images (kernel 7 at 2.5× the training resolution), in bands of 3 rows:
-    halos, per-sample attention sums and grid splats reduced over bands give the whole pass's output."""
+@pytest.mark.parametrize("tile_points", [2 * 13 * 3, 2 * 7 * 5, 2 * 20 * 13])
+def test_tiled_evaluation_equals_the_whole_pass(tile_points):
+    """Every pixel of two 20×13 images (kernel 7 at 2.5× the training resolution), tile by tile with
+    dense kernels: halos, per-sample attention sums and grid splats reduced over tiles give the output of
+    the whole pass through neighbour maps, whatever the tile size (one tile, bands, small squares)."""
     model = _model()
     g = torch.Generator().manual_seed(1)
     grid = (20, 13)
@@ -40,18 +40,10 @@ def test_banded_evaluation_equals_the_whole_pass():
     tokens = model.condition_tokens(torch.randn(2, 3, generator=g))
     with torch.no_grad():
         whole = model(values, points, t, tokens)
-        bands = GridBands(2, grid, rows=3, kernel_size=model.kernel_size_at(grid))
-        assert bands.radius == 3 and len(bands.bands()) == 7
-        banded = model.evaluate(bands, values, t, tokens, grid)
-    torch.testing.assert_close(banded, whole, atol=1e-5, rtol=1e-5)
-
-
-def test_splat_sums_match_infd_sparse():
-    g = torch.Generator().manual_seed(2)
-    points = CoordinateBatch.random(3, (17, 11), 3, g)
-    values = torch.randn(points.num_points, 4, generator=g, dtype=torch.float64)
-    ours = normalise_splat(*bilinear_splat_sums(values, points, (5, 4)), 3, (5, 4))
-    torch.testing.assert_close(ours, sparse_to_grid_bilinear(values, points, (5, 4)))
+        tiles = model.grid_tiles(2, grid, tile_points, "cpu")
+        assert tiles.halo == 3
+        tiled = model.evaluate(tiles, values, t, tokens, grid)
+    torch.testing.assert_close(tiled, whole, atol=1e-5, rtol=1e-5)
 
 
 def test_condition_changes_the_output_and_samples_do_not_interact():

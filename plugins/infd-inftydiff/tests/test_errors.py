@@ -52,3 +52,14 @@ def test_several_samples_into_one_store(trained, tmp_path):
         str(tmp_path / "o.zarr"),
         expect=2,
     )
+
+
+def test_sizes_beyond_the_machine_are_refused_before_any_work(trained, tmp_path, capsys):
+    """100000² asks for terabytes: one line naming the estimates, exit 2, nothing written."""
+    out = tmp_path / "big.ome.zarr"
+    ckpt = str(trained / "out" / "checkpoint")
+    run_infd("sample", ckpt, "--size", "100000x100000", "--out", str(out), expect=2)
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "3×100000×100000 needs about" in err and "TiB of memory" in err and "GiB of disk" in err
+    assert "--force" in err and not out.exists()

@@ -130,22 +130,29 @@ class GaussianMollifier:
     def _fourier_filter(
         self, values: torch.Tensor, multipliers: list[torch.Tensor], response: Any
     ) -> torch.Tensor:
+        """The real multiplier ``response(g)`` applied in Fourier space, one plane at a time.
+
+        Per plane, the memory is a few float64 copies of one (symmetrically extended) plane whatever the
+        batch, and each plane's result does not depend on the others by construction.
+        """
         shape = self._spatial_shape(values)
         dims = list(range(-self.ndim, 0))
-        extended = values
-        if self.boundary == "reflect":
-            for axis in dims:
-                extended = torch.cat([extended, extended.flip(axis)], dim=axis)
         gain = multipliers[0]
         for g in multipliers[1:]:
             gain = gain.unsqueeze(-1) * g
-        half = extended.shape[-1] // 2 + 1
+        half = gain.shape[-1] // 2 + 1
         filt = response(gain)[..., :half].to(device=values.device)
-        spectrum = torch.fft.rfftn(extended.to(torch.float64), dim=dims)
-        out = torch.fft.irfftn(spectrum * filt, s=extended.shape[-self.ndim :], dim=dims)
-        for axis, n in zip(dims, shape, strict=True):
-            out = out.narrow(axis, 0, n)
-        return out.to(values.dtype)
+        planes = values.reshape(-1, *shape)
+        out = torch.empty_like(planes)
+        for i, plane in enumerate(planes):
+            extended = plane.to(torch.float64)
+            if self.boundary == "reflect":
+                for axis in dims:
+                    extended = torch.cat([extended, extended.flip(axis)], dim=axis)
+            spectrum = torch.fft.rfftn(extended, dim=dims)
+            filtered = torch.fft.irfftn(spectrum * filt, s=extended.shape, dim=dims)
+            out[i] = filtered[tuple(slice(0, n) for n in shape)]
+        return out.reshape(values.shape)
 
     def wiener_inverse(self, values: torch.Tensor, epsilon: float = 1e-3) -> torch.Tensor:
         """Approximate T⁻¹: the Wiener filter g/(g² + ε²) with inverse-SNR ``epsilon`` (∞-Diff §3.2)."""

@@ -9,6 +9,7 @@ from infd_core.lazy import lazy_exports
 
 _EXPORTS = {
     "CoordinateBatch": "infd_sparse.coords",
+    "GridWindow": "infd_sparse.coords",
     "downsample": "infd_sparse.coords",
     "NeighbourMap": "infd_sparse.neighbours",
     "build_neighbours": "infd_sparse.neighbours",
@@ -20,6 +21,14 @@ _EXPORTS = {
     "resized_kernel_size": "infd_sparse.kernels",
     "SparseConvConfig": "infd_sparse.layers",
     "SparseDepthwiseConv": "infd_sparse.layers",
+    "DenseWindow": "infd_sparse.dense",
+    "dense_depthwise_conv": "infd_sparse.dense",
+    "dense_depthwise_conv_points": "infd_sparse.dense",
+    "PointEvaluator": "infd_sparse.evaluation",
+    "WholeSet": "infd_sparse.evaluation",
+    "GridTiles": "infd_sparse.evaluation",
+    "bilinear_splat_sums": "infd_sparse.resample",
+    "normalise_splat": "infd_sparse.resample",
     "grid_to_sparse": "infd_sparse.resample",
     "sparse_to_grid_bilinear": "infd_sparse.resample",
     "sparse_to_grid_mean": "infd_sparse.resample",

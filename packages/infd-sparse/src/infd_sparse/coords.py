@@ -94,12 +94,18 @@ class CoordinateBatch:
         cls, batch_size: int, grid: tuple[int, int], device: torch.device | str = "cpu"
     ) -> CoordinateBatch:
         """Every pixel of every sample."""
-        height, width = grid
-        rows = torch.arange(height, device=device).repeat_interleave(width)
-        cols = torch.arange(width, device=device).repeat(height)
-        coords = torch.stack([rows, cols], 1).repeat(batch_size, 1)
-        batch = torch.arange(batch_size, device=device).repeat_interleave(height * width)
-        return cls(coords, batch, grid, batch_size)
+        return cls.window(batch_size, (int(grid[0]), int(grid[1])), (0, grid[0], 0, grid[1]), device)
+
+    @classmethod
+    def window(
+        cls,
+        batch_size: int,
+        grid: tuple[int, int],
+        rect: tuple[int, int, int, int],
+        device: torch.device | str = "cpu",
+    ) -> GridWindow:
+        """Rows ``top:bottom`` and columns ``left:right`` (``rect``) of every sample, row-major."""
+        return GridWindow.of(batch_size, grid, rect, device)
 
     @classmethod
     def random(
@@ -122,6 +128,71 @@ class CoordinateBatch:
             parts.append(torch.stack([flat // width, flat % width], 1))
             batches.append(torch.full((count,), b, dtype=torch.int64, device=device))
         return cls(torch.cat(parts), torch.cat(batches), grid, batch_size)
+
+
+class GridWindow(CoordinateBatch):
+    """Every pixel of a rectangle ``rect = (top, bottom, left, right)`` of each sample, row-major.
+
+    Valid by construction, so the constructor's checks (a sort of all keys) are skipped, and ``coords``
+    and ``batch`` are only made when read: tiled evaluation builds one per tile and stage, and resampling
+    onto a grid uses the rectangle's separable structure instead (:mod:`infd_sparse.resample`).
+    """
+
+    rect: tuple[int, int, int, int]
+
+    @classmethod
+    def of(
+        cls,
+        batch_size: int,
+        grid: tuple[int, int],
+        rect: tuple[int, int, int, int],
+        device: torch.device | str = "cpu",
+    ) -> GridWindow:
+        top, bottom, left, right = (int(v) for v in rect)
+        if not (0 <= top < bottom <= grid[0] and 0 <= left < right <= grid[1]) or batch_size < 1:
+            raise SparseInputError(f"window {rect} is not inside the {grid[0]}x{grid[1]} grid")
+        window = object.__new__(cls)
+        fields = {"grid": (int(grid[0]), int(grid[1])), "batch_size": int(batch_size)}
+        fields |= {"rect": (top, bottom, left, right), "_device": torch.device(device), "_made": {}}
+        for name, value in fields.items():
+            object.__setattr__(window, name, value)
+        return window
+
+    @property  # type: ignore[override]
+    def coords(self) -> torch.Tensor:
+        if "coords" not in self._made:
+            top, bottom, left, right = self.rect
+            rows = torch.arange(top, bottom, device=self._device).repeat_interleave(right - left)
+            cols = torch.arange(left, right, device=self._device).repeat(bottom - top)
+            self._made["coords"] = torch.stack([rows, cols], 1).repeat(self.batch_size, 1)
+        return self._made["coords"]
+
+    @property  # type: ignore[override]
+    def batch(self) -> torch.Tensor:
+        if "batch" not in self._made:
+            per_sample = self.height * self.width
+            samples = torch.arange(self.batch_size, device=self._device)
+            self._made["batch"] = samples.repeat_interleave(per_sample)
+        return self._made["batch"]
+
+    @property
+    def height(self) -> int:
+        return self.rect[1] - self.rect[0]
+
+    @property
+    def width(self) -> int:
+        return self.rect[3] - self.rect[2]
+
+    @property
+    def num_points(self) -> int:
+        return self.batch_size * self.height * self.width
+
+    @property
+    def device(self) -> torch.device:
+        return self._device
+
+    def to(self, device: torch.device | str) -> GridWindow:
+        return GridWindow.of(self.batch_size, self.grid, self.rect, device)
 
 
 def downsample(points: CoordinateBatch, stride: int) -> CoordinateBatch:

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from infd_core.config import StrictModel
 from infd_sparse.conv import depthwise_conv
+from infd_sparse.dense import DenseWindow, dense_depthwise_conv_points
 from infd_sparse.kernels import resize_kernel
 from infd_sparse.neighbours import NeighbourMap, check_kernel_size
 
@@ -24,7 +25,7 @@ class SparseConvConfig(StrictModel):
 
 
 class SparseDepthwiseConv(torch.nn.Module):
-    """Learned ``[C, k, k]`` kernel applied over a :class:`NeighbourMap`."""
+    """Learned ``[C, k, k]`` kernel applied over a :class:`NeighbourMap` or, on full grids, a dense window."""
 
     def __init__(self, config: SparseConvConfig | None = None) -> None:
         super().__init__()
@@ -39,7 +40,13 @@ class SparseDepthwiseConv(torch.nn.Module):
         """The kernel, resized for ``scale`` × the training resolution."""
         return self.weight if scale == 1.0 else resize_kernel(self.weight, scale)
 
-    def forward(self, values: torch.Tensor, neighbours: NeighbourMap, scale: float = 1.0) -> torch.Tensor:
+    def forward(
+        self, values: torch.Tensor, neighbours: NeighbourMap | DenseWindow, scale: float = 1.0
+    ) -> torch.Tensor:
+        """``values [N, C]`` over a neighbour map (any point set) or a dense window (every pixel)."""
+        kernel = self.kernel_for(scale)
+        if isinstance(neighbours, DenseWindow):
+            return dense_depthwise_conv_points(values, neighbours, kernel, self.bias, self.config.normalise)
         return depthwise_conv(
-            values, neighbours, self.kernel_for(scale), self.bias, self.config.normalise, self.config.backend
+            values, neighbours, kernel, self.bias, self.config.normalise, self.config.backend
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from infd_sparse.coords import CoordinateBatch
+from infd_sparse.coords import CoordinateBatch, GridWindow
 from infd_sparse.errors import SparseInputError
 
 
@@ -62,22 +62,71 @@ def _bilinear_corners(points: CoordinateBatch, h: int, w: int) -> tuple[torch.Te
     return torch.stack(corners, 1), torch.stack(weights, 1)
 
 
-def sparse_to_grid_bilinear(
-    values: torch.Tensor, points: CoordinateBatch, grid_size: tuple[int, int], eps: float = 1e-8
-) -> torch.Tensor:
-    """``[B, C, h, w]``: bilinear splatting normalised by the splatted weight (0 where it is ~0)."""
+def _axis_weights(start: int, stop: int, size: int, cells: int, device: torch.device) -> torch.Tensor:
+    """``[stop − start, cells]`` float64: the 1-D bilinear weights of pixels ``start..stop`` of an axis of
+    ``size`` pixels onto ``cells`` cells (the same convention and clamping as :func:`_bilinear_corners`,
+    whose 2-D weights are the product of two of these)."""
+    g = (torch.arange(start, stop, dtype=torch.float64, device=device) + 0.5) / size * cells - 0.5
+    low = g.floor()
+    frac = g - low
+    low = low.long()
+    weights = torch.zeros(stop - start, cells, dtype=torch.float64, device=device)
+    rows = torch.arange(stop - start, device=device)
+    weights.index_put_((rows, low.clamp(0, cells - 1)), 1 - frac, accumulate=True)
+    weights.index_put_((rows, (low + 1).clamp(0, cells - 1)), frac, accumulate=True)
+    return weights
+
+
+def _window_weights(points: GridWindow, h: int, w: int, dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
+    top, bottom, left, right = points.rect
+    height, width = points.grid
+    rows = _axis_weights(top, bottom, height, h, points.device).to(dtype)
+    cols = _axis_weights(left, right, width, w, points.device).to(dtype)
+    return rows, cols
+
+
+def bilinear_splat_sums(
+    values: torch.Tensor, points: CoordinateBatch, grid_size: tuple[int, int]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(Σ w v [B·h·w, C], Σ w [B·h·w])``: bilinear splatting as sums, which add up over chunks of points.
+
+    Chunked evaluation (:class:`infd_sparse.evaluation.GridTiles`) reduces both over all chunks, then
+    :func:`normalise_splat` divides once.
+    """
     _check_values(values, points)
     h, w = _check_grid_size(grid_size)
+    channels = values.shape[1]
+    if isinstance(points, GridWindow):  # separable: two small matrix products per sample
+        rows, cols = _window_weights(points, h, w, values.dtype)
+        image = values.view(points.batch_size, points.height, points.width, channels)
+        sums = torch.einsum("yi,byxc,xj->bijc", rows, image, cols).reshape(-1, channels)
+        mass = (rows.sum(0)[:, None] * cols.sum(0)[None, :]).reshape(-1).repeat(points.batch_size)
+        return sums, mass
     cells, weights = _bilinear_corners(points, h, w)
     weights = weights.to(values.dtype)
-    channels = values.shape[1]
     size = points.batch_size * h * w
     sums = values.new_zeros(size, channels).index_add_(
         0, cells.reshape(-1), (values[:, None, :] * weights[..., None]).reshape(-1, channels)
     )
-    total = values.new_zeros(size).index_add_(0, cells.reshape(-1), weights.reshape(-1))
-    grid = torch.where(total[:, None] > eps, sums / total.clamp(min=eps)[:, None], torch.zeros_like(sums))
-    return grid.view(points.batch_size, h, w, channels).permute(0, 3, 1, 2).contiguous()
+    mass = values.new_zeros(size).index_add_(0, cells.reshape(-1), weights.reshape(-1))
+    return sums, mass
+
+
+def normalise_splat(
+    sums: torch.Tensor, mass: torch.Tensor, batch_size: int, grid_size: tuple[int, int], eps: float = 1e-8
+) -> torch.Tensor:
+    """``[B, C, h, w]`` = Σ w v / Σ w where Σ w > eps, else 0."""
+    h, w = _check_grid_size(grid_size)
+    grid = torch.where(mass[:, None] > eps, sums / mass.clamp(min=eps)[:, None], torch.zeros_like(sums))
+    return grid.view(batch_size, h, w, -1).permute(0, 3, 1, 2).contiguous()
+
+
+def sparse_to_grid_bilinear(
+    values: torch.Tensor, points: CoordinateBatch, grid_size: tuple[int, int], eps: float = 1e-8
+) -> torch.Tensor:
+    """``[B, C, h, w]``: bilinear splatting normalised by the splatted weight (0 where it is ~0)."""
+    sums, mass = bilinear_splat_sums(values, points, grid_size)
+    return normalise_splat(sums, mass, points.batch_size, grid_size, eps)
 
 
 def grid_to_sparse(grid: torch.Tensor, points: CoordinateBatch) -> torch.Tensor:
@@ -87,6 +136,9 @@ def grid_to_sparse(grid: torch.Tensor, points: CoordinateBatch) -> torch.Tensor:
     if grid.device != points.device:
         raise SparseInputError(f"grid on {grid.device} but coordinates on {points.device}")
     channels, h, w = grid.shape[1:]
+    if isinstance(points, GridWindow):  # separable: two small matrix products per sample
+        rows, cols = _window_weights(points, h, w, grid.dtype)
+        return torch.einsum("yi,bcij,xj->byxc", rows, grid, cols).reshape(-1, channels)
     cells, weights = _bilinear_corners(points, h, w)
     flat = grid.permute(0, 2, 3, 1).reshape(-1, channels)
     return (flat[cells] * weights.to(grid.dtype)[..., None]).sum(1)

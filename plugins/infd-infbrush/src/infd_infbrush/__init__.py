@@ -21,8 +21,6 @@ _EXPORTS = {
     "InfBrushDenoiser": "infd_infbrush.denoiser",
     "ConditionError": "infd_infbrush.errors",
     "EncoderError": "infd_infbrush.errors",
-    "GridBands": "infd_infbrush.evaluation",
-    "WholeSet": "infd_infbrush.evaluation",
     "BrushDenoiserConfig": "infd_infbrush.model_config",
     "InfBrushConfig": "infd_infbrush.config",
     "InfBrushPipeline": "infd_infbrush.pipeline",

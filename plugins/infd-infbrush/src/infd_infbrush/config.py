@@ -52,7 +52,7 @@ class BrushDataConfig(StrictModel):
 
 
 class BrushSamplingConfig(StrictModel):
-    """DDIM with classifier-free guidance at any size, in bands of rows (bounded memory)."""
+    """DDIM with classifier-free guidance at any size, tile by tile (bounded memory)."""
 
     steps: int = Field(50, ge=1, description="DDIM steps (∞-Brush: 50)")
     eta: float = Field(0.0, ge=0, le=1)
@@ -65,7 +65,9 @@ class BrushSamplingConfig(StrictModel):
     batch_size: int = Field(1, ge=1, description="images sampled together")
     chunk: int = Field(256, ge=16, description="tile side of the OME-Zarr output (power of two)")
     chunk_points: int = Field(
-        1 << 18, ge=1024, description="pixels per band of the sparse level (all images of a batch together)"
+        1 << 18,
+        ge=1024,
+        description="pixels per tile of the full-grid evaluation (all images of a batch together)",
     )
     classes: list[int] | None = Field(
         None, description="class of each sample (cycled); default: i mod classes"

@@ -7,10 +7,10 @@ level splats onto ∞-Diff's inner grid U-Net (global information) and reads bac
 skips; a head predicting the mollified noise Tξ. The pooled condition also enters the time embedding
 that modulates every block and the U-Net.
 
-The forward pass is written once against a :class:`~infd_infbrush.evaluation.PointEvaluator`, so the
-same code runs on a random subset of pixels at once (training) and on every pixel of a large image in
-bands of rows with bounded memory (sampling): attention sums and grid splats are reduced over all bands
-before they are applied to any band.
+The forward pass is written once against infd-sparse's :class:`~infd_sparse.evaluation.PointEvaluator`,
+so the same code runs on a random subset of pixels at once (training, neighbour maps) and on every pixel
+of a large image tile by tile with dense kernels and bounded memory (sampling): attention sums and grid
+splats are reduced over all tiles before they are applied to any tile.
 """
 
 from __future__ import annotations
@@ -21,11 +21,20 @@ from torch import nn
 from infd_infbrush.attention import KeyValueSums, LinearCrossAttention, LinearSelfAttention, TokenSet
 from infd_infbrush.conditioning import ConditionEmbedding, fourier_features
 from infd_infbrush.errors import ConditionError
-from infd_infbrush.evaluation import PointEvaluator, WholeSet
 from infd_infbrush.model_config import BrushDenoiserConfig
-from infd_infbrush.splatting import bilinear_splat_sums, normalise_splat
 from infd_inftydiff import GridUNet, SparseResBlock, timestep_embedding
-from infd_sparse import CoordinateBatch, NeighbourMap, build_neighbours, grid_to_sparse, resized_kernel_size
+from infd_sparse import (
+    CoordinateBatch,
+    GridTiles,
+    NeighbourMap,
+    PointEvaluator,
+    WholeSet,
+    bilinear_splat_sums,
+    build_neighbours,
+    grid_to_sparse,
+    normalise_splat,
+    resized_kernel_size,
+)
 
 
 class InfBrushDenoiser(nn.Module):
@@ -81,6 +90,12 @@ class InfBrushDenoiser(nn.Module):
     def neighbours(self, points: CoordinateBatch) -> NeighbourMap:
         return build_neighbours(points, kernel_size=self.kernel_size_at(points.grid))
 
+    def grid_tiles(
+        self, batch_size: int, grid: tuple[int, int], tile_points: int, device: torch.device | str
+    ) -> GridTiles:
+        """Every pixel of ``batch_size`` images of ``grid``, tile by tile with dense kernels."""
+        return GridTiles(batch_size, grid, self.kernel_size_at(grid) // 2, tile_points, device)
+
     # -- forward ------------------------------------------------------------------------------------
     def forward(
         self,
@@ -120,7 +135,7 @@ class InfBrushDenoiser(nn.Module):
         h = ev.pointwise(lambda x, p: self.lift(x), values)
         skips = []
         for block in self.down:
-            h = ev.local(lambda x, p, n, block=block: block(x, emb, p, n, scale), h)
+            h = block.evaluate(ev, h, emb, scale)
             skips.append(h)
         for cross, attention in zip(self.cross, self.self_attention, strict=True):
             sums = [cross.source_sums(0, time_tokens), cross.source_sums(1, tokens)]
@@ -134,11 +149,7 @@ class InfBrushDenoiser(nn.Module):
         inner = self.grid(normalise_splat(*sums_mass, batch_size, (side, side)), emb)
         h = ev.pointwise(lambda x, p: x + grid_to_sparse(inner, p), h)
         for merge, block in zip(self.merge, self.up, strict=True):
-            h = ev.local(
-                lambda x, s, p, n, m=merge, b=block: b(m(torch.cat([x, s], dim=-1)), emb, p, n, scale),
-                h,
-                skips.pop(),
-            )
+            h = block.evaluate(ev, h, emb, scale, skip=skips.pop(), merge=merge)
         return ev.pointwise(lambda x, p: self.head(self.out_norm(x)), h)
 
     def _coordinates(self, points: CoordinateBatch) -> TokenSet:

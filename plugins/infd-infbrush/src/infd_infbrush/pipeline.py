@@ -13,6 +13,7 @@ from infd_core.ddp import MicroBatch, wrap_ddp
 from infd_core.distributed import gather_lists
 from infd_core.errors import UsageError
 from infd_core.pipeline import Pipeline, RunContext
+from infd_core.preflight import ResourceEstimate
 from infd_core.seeding import seeded_global_rng
 from infd_infbrush.conditioning import load_encoder
 from infd_infbrush.config import InfBrushConfig
@@ -21,7 +22,16 @@ from infd_infbrush.denoiser import InfBrushDenoiser
 from infd_infbrush.errors import ConditionError
 from infd_infbrush.sampling import check_guidance_scale, sample_images
 from infd_infbrush.training import BrushTrainingLoss, condition_drops
-from infd_inftydiff import EMA, check_size, load_image, make_batch, optimise, to_uint8, write_image
+from infd_inftydiff import (
+    EMA,
+    check_size,
+    estimate_resources,
+    load_image,
+    make_batch,
+    optimise,
+    to_uint8,
+    write_image,
+)
 from infd_measures.diffusion import GaussianDiffusion
 from infd_measures.discrete import DiscreteSchedule
 from infd_measures.mollifier import GaussianMollifier
@@ -144,6 +154,13 @@ class InfBrushPipeline(Pipeline):
         batches = ClassBatches(data, self.context.run.seed)  # default references: training crops
         images = torch.stack([batches.item(i)[0] for i in range(count)])
         return reference_images(images, condition.reference_resolution)
+
+    def resource_estimate(self, out: str) -> ResourceEstimate:
+        cfg, sample = self.config.sampling, self.context.run.sample
+        size = check_size(sample.size, self.config.data.resolution)
+        return estimate_resources(
+            self.config.model, size, cfg.batch_size, sample.num_samples, cfg.chunk_points
+        )
 
     def sampling_model(self) -> InfBrushDenoiser:
         """The model with EMA weights (``sampling.use_ema``) in eval mode."""

@@ -1,10 +1,11 @@
-"""Sampling ∞-Brush at any size with classifier-free guidance, the sparse level evaluated in row bands.
+"""Sampling ∞-Brush at any size with classifier-free guidance, every pixel evaluated tile by tile.
 
 As in ∞-Diff the state is the grid ``[B, C, H, W]``, the model predicts the mollified noise Tξ, DDIM runs
 in mollified space with fresh noise passed through T and the Wiener filter undoes T at the end. Each
-evaluation runs the denoiser over every pixel in bands of ``chunk_points`` pixels: local operators get a
-halo of rows, the attention sums and grid splats are reduced over all bands first and then applied to
-each band, so memory is bounded by a few ``[N, C]`` feature maps rather than by N × kernel taps.
+evaluation runs the denoiser over every pixel in tiles of ``chunk_points`` pixels
+(:class:`infd_sparse.evaluation.GridTiles`): local operators run with dense kernels on each tile plus a
+halo, the attention sums and grid splats are reduced over all tiles first and then applied to each tile,
+so a step costs O(N log N) and memory is bounded by a few ``[N, C]`` feature maps and the tiles.
 Guidance: ε = ε_uncond + w (ε_cond − ε_uncond), the unconditional branch using the learned null condition.
 """
 
@@ -17,7 +18,6 @@ import torch
 from infd_infbrush.attention import TokenSet
 from infd_infbrush.denoiser import InfBrushDenoiser
 from infd_infbrush.errors import GuidanceError
-from infd_infbrush.evaluation import GridBands
 from infd_inftydiff import mollified_ddim
 from infd_measures.discrete import DiscreteSchedule
 from infd_measures.mollifier import GaussianMollifier
@@ -55,25 +55,16 @@ class GuidedGridDenoiser:
         self.null = model.null_tokens(tokens.batch_size)
         self.scale = check_guidance_scale(guidance_scale)
         self.chunk_points = chunk_points
-        self._bands: dict[tuple[int, int, int], GridBands] = {}
-
-    def bands(self, batch: int, height: int, width: int, device: torch.device) -> GridBands:
-        key = (batch, height, width)
-        if key not in self._bands:  # neighbour maps are cached inside, shared by every step
-            rows = max(1, self.chunk_points // (batch * width))
-            kernel = self.model.kernel_size_at((height, width))
-            self._bands[key] = GridBands(batch, (height, width), rows, kernel, device)
-        return self._bands[key]
 
     def noise(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """The guided Tξ prediction ``[B, C, H, W]``."""
         b, c, h, w = x.shape
-        bands = self.bands(b, h, w, x.device)
+        tiles = self.model.grid_tiles(b, (h, w), self.chunk_points, x.device)
         values = x.permute(0, 2, 3, 1).reshape(-1, c)
         time = t.to(torch.float32) / self.schedule.num_steps
 
         def run(tokens: TokenSet) -> torch.Tensor:
-            return self.model.evaluate(bands, values, time, tokens, (h, w))
+            return self.model.evaluate(tiles, values, time, tokens, (h, w))
 
         if self.scale == 1.0:
             eps = run(self.tokens)

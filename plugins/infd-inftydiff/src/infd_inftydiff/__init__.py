@@ -29,6 +29,7 @@ _EXPORTS = {
     "make_batch": "infd_inftydiff.training",
     "read_points": "infd_inftydiff.training",
     "check_size": "infd_inftydiff.sampling",
+    "estimate_resources": "infd_inftydiff.sampling",
     "load_image": "infd_inftydiff.sampling",
     "mollified_ddim": "infd_inftydiff.sampling",
     "scaled_mollified_noise": "infd_inftydiff.sampling",

@@ -67,6 +67,9 @@ class SamplingConfig(StrictModel):
     use_ema: bool = True
     batch_size: int = Field(4, ge=1, description="images sampled together")
     chunk: int = Field(256, ge=16, description="tile side of the OME-Zarr output (power of two)")
+    chunk_points: int = Field(
+        1 << 20, ge=1024, description="pixels per tile of the full-grid evaluation (all images of a batch)"
+    )
     inpaint: InpaintConfig | None = None
     superres: SuperResolutionConfig | None = None
 

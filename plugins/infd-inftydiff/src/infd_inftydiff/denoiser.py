@@ -5,7 +5,9 @@ convolution and a three-layer MLP with time-modulated layer norm; bilinear splat
 grid, the grid U-Net, bilinear interpolation back to the points; sparse blocks with skip connections;
 a linear head predicting the mollified noise Tξ. The same code runs on a random subset of pixels during
 training and on every pixel of a larger image at sampling time: kernels are resized bilinearly to cover
-the same region of the image (∞-Diff §5), so one implementation serves every resolution.
+the same region of the image (∞-Diff §5), so one implementation serves every resolution. The forward pass
+is written against an infd-sparse :class:`~infd_sparse.evaluation.PointEvaluator`: neighbour maps on
+point sets (training), dense conv2d/FFT kernels tile by tile on full grids (sampling, any size).
 """
 
 from __future__ import annotations
@@ -22,11 +24,15 @@ from infd_inftydiff.model_config import DenoiserConfig
 from infd_inftydiff.sparse_blocks import SparseResBlock
 from infd_sparse import (
     CoordinateBatch,
+    GridTiles,
     NeighbourMap,
+    PointEvaluator,
+    WholeSet,
+    bilinear_splat_sums,
     build_neighbours,
     grid_to_sparse,
+    normalise_splat,
     resized_kernel_size,
-    sparse_to_grid_bilinear,
 )
 
 
@@ -61,14 +67,25 @@ class InftyDiffDenoiser(nn.Module):
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
-    def kernel_scale(self, points: CoordinateBatch) -> float:
-        """Resolution of ``points`` relative to the training resolution (kernels are resized by it)."""
-        return max(points.grid) / self.config.train_resolution
+    def kernel_scale(self, grid: tuple[int, int] | CoordinateBatch) -> float:
+        """Resolution of an ``H × W`` grid (or a point set's) relative to the training resolution."""
+        size = grid.grid if isinstance(grid, CoordinateBatch) else grid
+        return max(size) / self.config.train_resolution
+
+    def kernel_size_at(self, grid: tuple[int, int]) -> int:
+        """The resized sparse kernel's size on an ``H × W`` grid."""
+        return resized_kernel_size(self.config.kernel_size, self.kernel_scale(grid))
 
     def neighbours(self, points: CoordinateBatch) -> NeighbourMap:
         """The neighbour map all sparse blocks share (kernel size follows the resolution)."""
-        size = resized_kernel_size(self.config.kernel_size, self.kernel_scale(points))
+        size = self.kernel_size_at(points.grid)
         return build_neighbours(points, kernel_size=size, backend=self.config.sparse_backend)
+
+    def grid_tiles(
+        self, batch_size: int, grid: tuple[int, int], tile_points: int, device: torch.device | str
+    ) -> GridTiles:
+        """Every pixel of ``batch_size`` images of ``grid``, tile by tile with dense kernels."""
+        return GridTiles(batch_size, grid, self.kernel_size_at(grid) // 2, tile_points, device)
 
     def encode(
         self, values: torch.Tensor, points: CoordinateBatch, neighbours: NeighbourMap | None = None
@@ -77,7 +94,15 @@ class InftyDiffDenoiser(nn.Module):
         if self.encoder is None:
             raise ValueError("this model has no encoder (model.latent_dim is 0)")
         nbrs = neighbours if neighbours is not None else self.neighbours(points)
-        return self.encoder(values, points, nbrs, self.kernel_scale(points))
+        return self.encoder(WholeSet(points, nbrs), values, self.kernel_scale(points))
+
+    def encode_grid(self, images: torch.Tensor, tile_points: int = 1 << 20) -> torch.Tensor:
+        """Latent vectors of whole images ``[B, C, H, W]``, tile by tile (any size)."""
+        if self.encoder is None:
+            raise ValueError("this model has no encoder (model.latent_dim is 0)")
+        b, c, h, w = images.shape
+        tiles = self.grid_tiles(b, (h, w), tile_points, images.device)
+        return self.encoder(tiles, images.permute(0, 2, 3, 1).reshape(-1, c), self.kernel_scale((h, w)))
 
     def forward(
         self,
@@ -91,23 +116,36 @@ class InftyDiffDenoiser(nn.Module):
             raise ValueError(
                 f"values must be [{points.num_points}, {self.config.in_channels}], got {list(values.shape)}"
             )
-        t = t.reshape(-1).expand(points.batch_size) if t.numel() == 1 else t.reshape(-1)
         nbrs = neighbours if neighbours is not None else self.neighbours(points)
-        scale = self.kernel_scale(points)
+        return self.evaluate(WholeSet(points, nbrs), values, t, points.grid, latent)
+
+    def evaluate(
+        self,
+        ev: PointEvaluator,
+        values: torch.Tensor,
+        t: torch.Tensor,
+        grid: tuple[int, int],
+        latent: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The denoiser over the evaluator's points (``grid``: the H × W the points live on)."""
+        batch_size = ev.batch_size
+        t = t.reshape(-1).expand(batch_size) if t.numel() == 1 else t.reshape(-1)
+        scale = self.kernel_scale(grid)
         c = self.config.sparse_channels
         emb = self.time_mlp(timestep_embedding(t, c))
         if self.latent_proj is not None:
-            if latent is None or latent.shape != (points.batch_size, self.config.latent_dim):
-                raise ValueError(f"this model needs a latent [{points.batch_size}, {self.config.latent_dim}]")
+            if latent is None or latent.shape != (batch_size, self.config.latent_dim):
+                raise ValueError(f"this model needs a latent [{batch_size}, {self.config.latent_dim}]")
             emb = emb + self.latent_proj(latent)
-        h = self.lift(values)
+        h = ev.pointwise(lambda x, p: self.lift(x), values)
         skips = []
         for block in self.down:
-            h = block(h, emb, points, nbrs, scale)
+            h = block.evaluate(ev, h, emb, scale)
             skips.append(h)
         side = self.config.grid.resolution
-        grid = self.grid(sparse_to_grid_bilinear(h, points, (side, side)), emb)
-        h = h + grid_to_sparse(grid, points)
+        sums, mass = ev.reduce(lambda x, p: bilinear_splat_sums(x, p, (side, side)), h)
+        inner = self.grid(normalise_splat(sums, mass, batch_size, (side, side)), emb)
+        h = ev.pointwise(lambda x, p: x + grid_to_sparse(inner, p), h)
         for merge, block in zip(self.merge, self.up, strict=True):
-            h = block(merge(torch.cat([h, skips.pop()], dim=-1)), emb, points, nbrs, scale)
-        return self.head(self.out_norm(h))
+            h = block.evaluate(ev, h, emb, scale, skip=skips.pop(), merge=merge)
+        return ev.pointwise(lambda x, p: self.head(self.out_norm(x)), h)

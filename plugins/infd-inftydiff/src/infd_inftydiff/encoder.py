@@ -13,11 +13,11 @@ from torch import nn
 
 from infd_inftydiff.model_config import DenoiserConfig
 from infd_inftydiff.sparse_blocks import SparseResBlock
-from infd_sparse import CoordinateBatch, NeighbourMap, sparse_to_grid_bilinear
+from infd_sparse import PointEvaluator, bilinear_splat_sums, normalise_splat
 
 
 class LatentEncoder(nn.Module):
-    """``forward(values [N, C], points) -> latents [B, latent_dim]``."""
+    """``forward(evaluator, values [N, C], scale) -> latents [B, latent_dim]``."""
 
     def __init__(self, config: DenoiserConfig) -> None:
         super().__init__()
@@ -39,13 +39,13 @@ class LatentEncoder(nn.Module):
         self.down = nn.Sequential(nn.Conv2d(c, c, 3, padding=1), nn.SiLU(), *layers)
         self.out = nn.Linear(channels, config.latent_dim)
 
-    def forward(
-        self, values: torch.Tensor, points: CoordinateBatch, neighbours: NeighbourMap, scale: float
-    ) -> torch.Tensor:
-        emb = self.emb.expand(points.batch_size, -1)
-        h = self.lift(values)
+    def forward(self, ev: PointEvaluator, values: torch.Tensor, scale: float) -> torch.Tensor:
+        """Latents of the clean images whose points the evaluator runs over."""
+        emb = self.emb.expand(ev.batch_size, -1)
+        h = ev.pointwise(lambda x, p: self.lift(x), values)
         for block in self.blocks:
-            h = block(h, emb, points, neighbours, scale)
+            h = block.evaluate(ev, h, emb, scale)
         side = self.config.grid.resolution
-        grid = self.down(sparse_to_grid_bilinear(h, points, (side, side)))
+        sums, mass = ev.reduce(lambda x, p: bilinear_splat_sums(x, p, (side, side)), h)
+        grid = self.down(normalise_splat(sums, mass, ev.batch_size, (side, side)))
         return self.out(F.adaptive_avg_pool2d(grid, 1).flatten(1))

@@ -13,6 +13,7 @@ from infd_core.ddp import MicroBatch, wrap_ddp
 from infd_core.distributed import barrier, gather_lists
 from infd_core.errors import UsageError
 from infd_core.pipeline import Pipeline, RunContext
+from infd_core.preflight import ResourceEstimate
 from infd_core.seeding import seeded_global_rng
 from infd_inftydiff.config import InftyDiffConfig
 from infd_inftydiff.data import ImageBatches
@@ -22,17 +23,17 @@ from infd_inftydiff.optimisation import optimise
 from infd_inftydiff.sampling import (
     InpaintingGuidance,
     check_size,
+    estimate_resources,
     load_image,
     sample_images,
     to_uint8,
     write_image,
 )
-from infd_inftydiff.training import EMA, TrainingLoss, make_batch, read_points
+from infd_inftydiff.training import EMA, TrainingLoss, make_batch
 from infd_measures.diffusion import GaussianDiffusion
 from infd_measures.discrete import DiscreteSchedule
 from infd_measures.mollifier import GaussianMollifier
 from infd_samplers.progress import progress_events
-from infd_sparse import CoordinateBatch
 
 logger = logging.getLogger(__name__)
 
@@ -94,9 +95,8 @@ class InftyDiffPipeline(Pipeline):
 
         def encode(step: int) -> torch.Tensor:
             images = batches(step).to(self.device)
-            points = CoordinateBatch.full(images.shape[0], tuple(images.shape[-2:]), device=self.device)
             with torch.no_grad():
-                return encoder_model.encode(read_points(images, points), points)
+                return encoder_model.encode_grid(images)
 
         if self.latent_step == 0:
             self.latent_model.set_statistics(torch.cat([encode(-1 - i) for i in range(cfg.stats_batches)]))
@@ -142,12 +142,21 @@ class InftyDiffPipeline(Pipeline):
                 model, self.schedule, self.mollifier, size, generators,
                 steps=cfg.steps, eta=cfg.eta, wiener_epsilon=self.config.diffusion.wiener_epsilon,
                 callback=self._progress(f"sample {indices[0] + 1}-{indices[-1] + 1}/{count}"),
-                latent=batch_latent, device=self.device,
+                latent=batch_latent, device=self.device, tile_points=cfg.chunk_points,
             )  # fmt: skip
             for i, image in zip(indices, to_uint8(images), strict=True):
                 url = out if single_store else f"{out.rstrip('/')}/sample-{i:03d}.ome.zarr"
                 written += write_image(image, url, cfg.chunk, ctx.report_tile_written, ctx.dist.rank)
         return sorted(gather_lists(written))
+
+    def resource_estimate(self, out: str) -> ResourceEstimate:
+        cfg, sample = self.config.sampling, self.context.run.sample
+        if cfg.inpaint is not None:  # the image's size is only known once it is read
+            return ResourceEstimate(0, 0, "inpainting")
+        size = check_size(sample.size, self.config.data.resolution)
+        return estimate_resources(
+            self.config.model, size, cfg.batch_size, sample.num_samples, cfg.chunk_points
+        )
 
     def sampling_model(self) -> InftyDiffDenoiser:
         """The model with EMA weights (``sampling.use_ema``) in eval mode."""
@@ -173,9 +182,8 @@ class InftyDiffPipeline(Pipeline):
         if model.encoder is None:
             raise UsageError("super-resolution encodes the image: train with model.latent_dim > 0")
         image = load_image(path, model.config.in_channels).to(self.device)
-        points = CoordinateBatch.full(1, tuple(image.shape[-2:]), device=self.device)
         with torch.no_grad():
-            return model.encode(image[0].permute(1, 2, 0).reshape(-1, image.shape[1]), points)
+            return model.encode_grid(image, self.config.sampling.chunk_points)
 
     def _inpaint(self, model: InftyDiffDenoiser, out: str) -> list[str]:
         cfg = self.config.sampling.inpaint
@@ -190,6 +198,7 @@ class InftyDiffPipeline(Pipeline):
             steps=self.config.sampling.steps, eta=self.config.sampling.eta,
             wiener_epsilon=self.config.diffusion.wiener_epsilon, callback=self._progress("inpaint"),
             latent=latent, guidance=guidance, device=self.device,
+            tile_points=self.config.sampling.chunk_points,
         )  # fmt: skip
         url = out if out.rstrip("/").endswith(".zarr") else f"{out.rstrip('/')}/inpainted.ome.zarr"
         return write_image(

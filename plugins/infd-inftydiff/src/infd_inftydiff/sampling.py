@@ -16,48 +16,79 @@ import torch
 
 from infd_core import draws
 from infd_core.errors import UsageError
+from infd_core.preflight import ResourceEstimate
 from infd_inftydiff.denoiser import InftyDiffDenoiser
 from infd_measures.discrete import DiscreteSchedule
 from infd_measures.mollifier import GaussianMollifier
 from infd_samplers import ddim
 from infd_samplers.progress import StepCallback
-from infd_sparse import CoordinateBatch, NeighbourMap
+from infd_sparse import resized_kernel_size
+
+#: pixels (times the batch) per tile of the full-grid evaluation: 2^20 keeps a tile's features of the
+#: tiny model around 100 MB
+DEFAULT_TILE_POINTS = 1 << 20
 
 
 class GridDenoiser:
     """The point-based model as an x₀-denoiser of grid states ``[B, C, H, W]`` (every pixel a point).
 
+    Every pixel is evaluated tile by tile (:class:`infd_sparse.evaluation.GridTiles`, at most
+    ``tile_points`` pixels a tile plus its halo) with dense kernels, so a step costs O(N log N) and its
+    extra memory is bounded by the tiles and a few ``[N, C]`` feature maps, whatever the kernel size.
     The model predicts Tξ; the implied estimate T x̂₀ = (x_t − σ_t Tξ̂)/α_t is clipped to the data range
     [−1, 1] (T averages, so T x₀ stays in that range), as DDPM/DDIM image samplers do: near t = T,
     α_t is tiny and an unclipped estimate amplifies every error of ε̂ by 1/α_t.
     """
 
     def __init__(
-        self, model: InftyDiffDenoiser, schedule: DiscreteSchedule, latent: torch.Tensor | None = None
+        self,
+        model: InftyDiffDenoiser,
+        schedule: DiscreteSchedule,
+        latent: torch.Tensor | None = None,
+        tile_points: int = DEFAULT_TILE_POINTS,
     ) -> None:
         self.model = model
         self.schedule = schedule
         self.latent = latent
-        self._maps: dict[tuple[int, int, int], tuple[CoordinateBatch, NeighbourMap]] = {}
-
-    def _points(
-        self, batch: int, height: int, width: int, device: torch.device
-    ) -> tuple[CoordinateBatch, NeighbourMap]:
-        key = (batch, height, width)
-        if key not in self._maps:  # one neighbour map per shape, shared by every step
-            points = CoordinateBatch.full(batch, (height, width), device=device)
-            self._maps[key] = (points, self.model.neighbours(points))
-        return self._maps[key]
+        self.tile_points = tile_points
 
     def __call__(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
-        points, nbrs = self._points(b, h, w, x.device)
+        tiles = self.model.grid_tiles(b, (h, w), self.tile_points, x.device)
         values = x.permute(0, 2, 3, 1).reshape(-1, c)
         time = t.to(torch.float32) / self.schedule.num_steps
-        noise = self.model(values, points, time, nbrs, self.latent).reshape(b, h, w, c).permute(0, 3, 1, 2)
+        noise = self.model.evaluate(tiles, values, time, (h, w), self.latent)
+        noise = noise.reshape(b, h, w, c).permute(0, 3, 1, 2)
         alpha = self.schedule.alpha(t.cpu()).to(x).reshape(-1, 1, 1, 1)
         sigma = self.schedule.sigma(t.cpu()).to(x).reshape(-1, 1, 1, 1)
         return ((x - sigma * noise) / alpha).clamp(-1.0, 1.0)
+
+
+def estimate_resources(
+    model: Any, size: tuple[int, int], batch_size: int, num_samples: int, tile_points: int
+) -> ResourceEstimate:
+    """Peak memory and disk of sampling ``num_samples`` images of ``size`` in batches of ``batch_size``.
+
+    ``model`` is the denoiser's config (∞-Diff's or ∞-Brush's). Float32 throughout: the DDIM state and
+    its temporaries (~10 copies of ``[B, C, H, W]``), a few sparse-level feature maps ``[N, c]``, one
+    tile with its halo and its MLP activations, the Wiener inverse's float64 planes of the symmetrically
+    extended image, and a fixed 600 MiB for the interpreter, torch and the model. Disk: uint8 OME-Zarr
+    level 0 plus its pyramid (≤ 1/3 more), uncompressed.
+    """
+    height, width = size
+    pixels = height * width
+    batch = min(batch_size, num_samples)
+    channels, features = model.out_channels, model.sparse_channels
+    halo = resized_kernel_size(model.kernel_size, max(size) / model.train_resolution) // 2
+    side = max(1, int((tile_points / batch) ** 0.5))
+    tile = batch * (min(height, side) + 2 * halo) * (min(width, side) + 2 * halo)
+    state = 10 * batch * channels * pixels * 4
+    evaluation = 5 * batch * pixels * features * 4 + tile * features * 4 * (4 + 2 * model.mlp_ratio)
+    wiener = 4 * (4 * pixels) * 8
+    memory = 600 * 2**20 + state + max(evaluation, wiener)
+    disk = num_samples * channels * pixels * 4 // 3
+    what = f"{num_samples} image{'s' * (num_samples > 1)} of {channels}×{height}×{width}"
+    return ResourceEstimate(memory, disk, what)
 
 
 def scaled_mollified_noise(mollifier: GaussianMollifier, scale: float) -> Any:
@@ -95,10 +126,11 @@ def sample_images(
     latent: torch.Tensor | None = None,
     guidance: Any = None,
     device: torch.device | str = "cpu",
+    tile_points: int = DEFAULT_TILE_POINTS,
 ) -> torch.Tensor:
     """Images ``[B, C, H, W]`` in [−1, 1], one per generator (each sample depends on its generator only)."""
     return mollified_ddim(
-        GridDenoiser(model, schedule, latent),
+        GridDenoiser(model, schedule, latent, tile_points),
         schedule,
         mollifier,
         (model.config.out_channels, *size),

@@ -7,7 +7,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from infd_inftydiff.model_config import DenoiserConfig
-from infd_sparse import CoordinateBatch, NeighbourMap, SparseConvConfig, SparseDepthwiseConv
+from infd_sparse import (
+    CoordinateBatch,
+    GridWindow,
+    NeighbourMap,
+    PointEvaluator,
+    SparseConvConfig,
+    SparseDepthwiseConv,
+)
 
 
 class ModulatedLayerNorm(nn.Module):
@@ -18,9 +25,13 @@ class ModulatedLayerNorm(nn.Module):
         self.norm = nn.LayerNorm(channels, elementwise_affine=False)
         self.emb = nn.Linear(emb_dim, 2 * channels)
 
-    def forward(self, h: torch.Tensor, emb: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
+    def forward(self, h: torch.Tensor, emb: torch.Tensor, points: CoordinateBatch) -> torch.Tensor:
         scale, shift = self.emb(F.silu(emb)).chunk(2, dim=-1)
-        return self.norm(h) * (1 + scale[batch]) + shift[batch]
+        normed = self.norm(h)
+        if isinstance(points, GridWindow):  # samples are equal runs of rows: broadcast, no gather
+            runs = normed.view(points.batch_size, -1, normed.shape[-1])
+            return (runs * (1 + scale[:, None]) + shift[:, None]).view(normed.shape)
+        return normed * (1 + scale[points.batch]) + shift[points.batch]
 
 
 class SparseResBlock(nn.Module):
@@ -47,5 +58,31 @@ class SparseResBlock(nn.Module):
     def forward(
         self, x: torch.Tensor, emb: torch.Tensor, points: CoordinateBatch, nbrs: NeighbourMap, scale: float
     ) -> torch.Tensor:
-        h = self.conv(x, nbrs, scale=scale)
-        return x + self.mlp(self.norm(h, emb, points.batch))
+        return self.update(x, self.conv(x, nbrs, scale=scale), emb, points)
+
+    def update(
+        self, x: torch.Tensor, mixed: torch.Tensor, emb: torch.Tensor, points: CoordinateBatch
+    ) -> torch.Tensor:
+        """The pointwise rest of the block, given the convolution's output ``mixed``."""
+        return x + self.mlp(self.norm(mixed, emb, points))
+
+    def evaluate(
+        self,
+        ev: PointEvaluator,
+        x: torch.Tensor,
+        emb: torch.Tensor,
+        scale: float,
+        skip: torch.Tensor | None = None,
+        merge: nn.Module | None = None,
+    ) -> torch.Tensor:
+        """The block over an evaluator's points: the convolution as a local stage (tiles with a halo),
+        the rest pointwise (no work on halos). With ``merge``, the input is ``merge([x, skip])``."""
+        if merge is None:
+            mixed = ev.local(lambda v, p, n: self.conv(v, n, scale=scale), x)
+            return ev.pointwise(lambda v, m, p: self.update(v, m, emb, p), x, mixed)
+
+        def join(v: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+            return merge(torch.cat([v, s], dim=-1))
+
+        mixed = ev.local(lambda v, s, p, n: self.conv(join(v, s), n, scale=scale), x, skip)
+        return ev.pointwise(lambda v, s, m, p: self.update(join(v, s), m, emb, p), x, skip, mixed)
