@@ -58,6 +58,9 @@ class SampleSettings(StrictModel):
     resume: bool = Field(
         False, description="continue an interrupted output store (skip its done tiles), not replace it"
     )
+    force: bool = Field(
+        False, description="sample even where the estimated memory or disk exceeds what the machine has"
+    )
 
     @field_validator("size")
     @classmethod

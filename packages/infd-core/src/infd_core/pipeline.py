@@ -20,6 +20,7 @@ from infd_core.events import (
     TileWrittenEvent,
     TrainStepEvent,
 )
+from infd_core.preflight import ResourceEstimate
 from infd_core.registry import Registry
 from infd_core.seeding import derive_generator
 
@@ -104,6 +105,13 @@ class Pipeline(abc.ABC):
     @abc.abstractmethod
     def sample(self, out: str) -> list[str]:
         """Sample as ``context.run.sample`` asks, write to ``out``; returns the paths written."""
+
+    def resource_estimate(self, out: str) -> ResourceEstimate | None:
+        """Estimated peak memory and disk of :meth:`sample` (None: no estimate; nothing is checked).
+
+        The runner compares it with the machine before sampling (:mod:`infd_core.preflight`).
+        """
+        return None
 
     @abc.abstractmethod
     def state(self) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:

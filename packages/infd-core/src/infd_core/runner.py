@@ -18,6 +18,7 @@ from infd_core.events import ProgressCallback
 from infd_core.outputs import ensure_writable_dir
 from infd_core.pipeline import Pipeline, RunContext
 from infd_core.plugins import InfdPluginManager, get_plugin_manager
+from infd_core.preflight import check_resources
 from infd_core.registry import Registry, import_object
 
 logger = logging.getLogger(__name__)
@@ -103,9 +104,12 @@ class Runner:
 
     def _sample(self, pipeline: Pipeline, checkpoint: str | None) -> list[str]:
         run = pipeline.context.run
+        out = run.sample.out or f"{pipeline.context.output}/samples"
+        estimate = pipeline.resource_estimate(out)
+        if estimate is not None:  # before loading weights or allocating anything of the output's size
+            check_resources(estimate, out, str(pipeline.context.device), run.sample.force)
         if checkpoint is not None:
             restore(pipeline, checkpoint)
-        out = run.sample.out or f"{pipeline.context.output}/samples"
         dist_info = pipeline.context.dist
         if pipeline.distributed_sampling or not dist_info.distributed:
             return list(pipeline.sample(out))

@@ -153,10 +153,11 @@ def _device(device: str | None) -> list[str]:
 
 
 def sample_overrides(
-    size: str | None, out: str | None, num_samples: int | None, resume: bool = False
+    size: str | None, out: str | None, num_samples: int | None, resume: bool = False, force: bool = False
 ) -> list[str]:
-    """``--set`` overrides of the sample settings from ``--size``, ``--out``, ``--num`` and ``--resume``."""
-    extra = []
+    """``--set`` overrides of the sample settings from ``--size``, ``--out``, ``--num``, ``--resume`` and
+    ``--force``."""
+    extra = ["sample.force=true"] if force else []
     parsed = _parse_size(size)
     if parsed is not None:
         extra.append(f"sample.size={json.dumps(parsed)}")
@@ -191,6 +192,9 @@ def _parse_size(text: str | None) -> list[int] | None:
 @click.option(
     "--resume", "resume_out", is_flag=True, help="Continue an interrupted output store (skip its done tiles)."
 )
+@click.option(
+    "--force", is_flag=True, help="Sample even where the estimated memory or disk exceeds the machine's."
+)
 @nproc_option
 def sample_command(
     source: str,
@@ -200,12 +204,13 @@ def sample_command(
     num_samples: int | None,
     device: str | None,
     resume_out: bool,
+    force: bool,
     nproc: int | None,
 ) -> None:
     """Sample from a checkpoint folder, or from the checkpoint of a run config."""
     if launch_if_requested(nproc):
         return
-    extra = [*overrides, *_device(device), *sample_overrides(size, out, num_samples, resume_out)]
+    extra = [*overrides, *_device(device), *sample_overrides(size, out, num_samples, resume_out, force)]
     runner = cli_runner()
     if is_checkpoint_folder(source):
         run = runner.config_from_checkpoint(source, extra)
