@@ -6,10 +6,11 @@
 #   run(command="bash benchmarks/gpu/run.sh render-clif", carry=[".whl"]) # issue 8: CLIF 4096², 32768²
 #   run(command="bash benchmarks/gpu/run.sh render-liif", carry=[".whl"]) # issue 8: LIIF 4096², 32768²
 #   run(command="bash benchmarks/gpu/run.sh scaling", carry=[".whl"])     # issue 14: 1-GPU figure
+#   run(command="bash benchmarks/gpu/run.sh inftydiff-sample", carry=[".whl"]) # issue 21: any-size ∞-Diff
 # Each step fits in one 10-minute call; logs and JSON land in $OUT (or benchmarks/results/ without it).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-STEP=${1:?usage: run.sh tests|pipelines|sparse|render-clif|render-liif|scaling|attention}
+STEP=${1:?usage: run.sh tests|pipelines|sparse|render-clif|render-liif|scaling|attention|inftydiff-sample}
 OUT=${OUT:-benchmarks/results}
 mkdir -p "$OUT"
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
@@ -45,6 +46,11 @@ scaling)
     python3 benchmarks/distributed_scaling.py --nproc 1 --size 4096 --tile 512 2>&1 \
         | tee "$OUT/distributed_scaling.log"
     cp benchmarks/results/distributed_scaling-*.json "$OUT/" 2>/dev/null || true
+    ;;
+inftydiff-sample)
+    # seconds per DDIM step and peak GPU memory of the demo model, 256² … 16384² (neighbour maps ≤ 256²)
+    python3 benchmarks/inftydiff_sample.py --device cuda --sizes 256 1024 4096 8192 16384 \
+        --neighbour-max 256 --out "$OUT/inftydiff_sample.json" 2>&1 | tee "$OUT/inftydiff_sample.log"
     ;;
 attention)
     python3 benchmarks/cross_attention.py --out "$OUT/cross_attention.json" 2>&1 | tee "$OUT/cross_attention.log"

@@ -23,21 +23,19 @@ from infd_infbrush.conditioning import ConditionEmbedding, fourier_features
 from infd_infbrush.errors import ConditionError
 from infd_infbrush.model_config import BrushDenoiserConfig
 from infd_inftydiff import GridUNet, SparseResBlock, timestep_embedding
+from infd_inftydiff.geometry import KernelGeometry
 from infd_sparse import (
     CoordinateBatch,
-    GridTiles,
     NeighbourMap,
     PointEvaluator,
     WholeSet,
     bilinear_splat_sums,
-    build_neighbours,
     grid_to_sparse,
     normalise_splat,
-    resized_kernel_size,
 )
 
 
-class InfBrushDenoiser(nn.Module):
+class InfBrushDenoiser(KernelGeometry, nn.Module):
     """``forward(values [N, C], points, t [B], tokens) -> Tξ prediction [N, C]`` at any resolution.
 
     ``tokens`` is the embedded condition (:meth:`condition_tokens` or :meth:`null_tokens`).
@@ -78,23 +76,6 @@ class InfBrushDenoiser(nn.Module):
 
     def null_tokens(self, batch_size: int) -> TokenSet:
         return self.condition.null_tokens(batch_size)
-
-    # -- geometry -----------------------------------------------------------------------------------
-    def kernel_scale(self, grid: tuple[int, int]) -> float:
-        """Resolution of ``grid`` relative to the training resolution (kernels are resized by it)."""
-        return max(grid) / self.config.train_resolution
-
-    def kernel_size_at(self, grid: tuple[int, int]) -> int:
-        return resized_kernel_size(self.config.kernel_size, self.kernel_scale(grid))
-
-    def neighbours(self, points: CoordinateBatch) -> NeighbourMap:
-        return build_neighbours(points, kernel_size=self.kernel_size_at(points.grid))
-
-    def grid_tiles(
-        self, batch_size: int, grid: tuple[int, int], tile_points: int, device: torch.device | str
-    ) -> GridTiles:
-        """Every pixel of ``batch_size`` images of ``grid``, tile by tile with dense kernels."""
-        return GridTiles(batch_size, grid, self.kernel_size_at(grid) // 2, tile_points, device)
 
     # -- forward ------------------------------------------------------------------------------------
     def forward(

@@ -19,20 +19,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from infd_inftydiff.encoder import LatentEncoder
+from infd_inftydiff.geometry import KernelGeometry
 from infd_inftydiff.grid_unet import GridUNet
 from infd_inftydiff.model_config import DenoiserConfig
 from infd_inftydiff.sparse_blocks import SparseResBlock
 from infd_sparse import (
     CoordinateBatch,
-    GridTiles,
     NeighbourMap,
     PointEvaluator,
     WholeSet,
     bilinear_splat_sums,
-    build_neighbours,
     grid_to_sparse,
     normalise_splat,
-    resized_kernel_size,
 )
 
 
@@ -45,7 +43,7 @@ def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) 
     return F.pad(emb, (0, dim % 2))
 
 
-class InftyDiffDenoiser(nn.Module):
+class InftyDiffDenoiser(KernelGeometry, nn.Module):
     """``forward(values [N, C], points, t [B]) -> Tξ prediction [N, C]`` at any resolution."""
 
     def __init__(self, config: DenoiserConfig | None = None) -> None:
@@ -67,26 +65,6 @@ class InftyDiffDenoiser(nn.Module):
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
-    def kernel_scale(self, grid: tuple[int, int] | CoordinateBatch) -> float:
-        """Resolution of an ``H × W`` grid (or a point set's) relative to the training resolution."""
-        size = grid.grid if isinstance(grid, CoordinateBatch) else grid
-        return max(size) / self.config.train_resolution
-
-    def kernel_size_at(self, grid: tuple[int, int]) -> int:
-        """The resized sparse kernel's size on an ``H × W`` grid."""
-        return resized_kernel_size(self.config.kernel_size, self.kernel_scale(grid))
-
-    def neighbours(self, points: CoordinateBatch) -> NeighbourMap:
-        """The neighbour map all sparse blocks share (kernel size follows the resolution)."""
-        size = self.kernel_size_at(points.grid)
-        return build_neighbours(points, kernel_size=size, backend=self.config.sparse_backend)
-
-    def grid_tiles(
-        self, batch_size: int, grid: tuple[int, int], tile_points: int, device: torch.device | str
-    ) -> GridTiles:
-        """Every pixel of ``batch_size`` images of ``grid``, tile by tile with dense kernels."""
-        return GridTiles(batch_size, grid, self.kernel_size_at(grid) // 2, tile_points, device)
-
     def encode(
         self, values: torch.Tensor, points: CoordinateBatch, neighbours: NeighbourMap | None = None
     ) -> torch.Tensor:
@@ -94,7 +72,7 @@ class InftyDiffDenoiser(nn.Module):
         if self.encoder is None:
             raise ValueError("this model has no encoder (model.latent_dim is 0)")
         nbrs = neighbours if neighbours is not None else self.neighbours(points)
-        return self.encoder(WholeSet(points, nbrs), values, self.kernel_scale(points))
+        return self.encoder(WholeSet(points, nbrs), values, self.kernel_scale(points.grid))
 
     def encode_grid(self, images: torch.Tensor, tile_points: int = 1 << 20) -> torch.Tensor:
         """Latent vectors of whole images ``[B, C, H, W]``, tile by tile (any size)."""
