@@ -112,3 +112,16 @@ def test_bad_parameters_raise() -> None:
         m.apply_at(torch.zeros(1, 4, 4), torch.zeros(5, 3))
     with pytest.raises(ParameterError, match=r"shape \(\.\.\., M, d\)"):
         m.apply_at(torch.zeros(1, 4, 4), torch.zeros(5))
+
+
+def test_auto_picks_the_fft_for_wide_kernels_only() -> None:
+    """``auto`` is one of the two (equal) methods: the separable sum for narrow kernels, the FFT for a
+    kernel 256× wider than at the reference resolution (2049 taps)."""
+    m = GaussianMollifier(1.0, reference_resolution=32)
+    narrow = torch.randn(1, 2, 32, 32, generator=make_generator(), dtype=torch.float64)
+    assert torch.equal(m.apply(narrow, method="auto"), m.apply(narrow))  # the same calls
+    line = GaussianMollifier(1.0, reference_resolution=32, ndim=1)
+    wide = torch.randn(2, 8192, generator=make_generator(), dtype=torch.float64)
+    fft = line.apply(wide, method="fft")
+    assert torch.equal(line.apply(wide, method="auto"), fft)
+    torch.testing.assert_close(fft, line.apply(wide), rtol=0, atol=1e-12)

@@ -9,6 +9,7 @@ from infd_sparse import (
     CoordinateBatch,
     DenseWindow,
     GridTiles,
+    GridWindow,
     SparseConvConfig,
     SparseDepthwiseConv,
     SparseInputError,
@@ -153,7 +154,28 @@ def test_window_points_are_the_full_grid_points():
     full = CoordinateBatch.full(2, (5, 6))
     ref = CoordinateBatch.from_masks(torch.ones(2, 5, 6, dtype=torch.bool))
     assert torch.equal(full.coords, ref.coords) and torch.equal(full.batch, ref.batch)
-    part = CoordinateBatch.window(2, (5, 6), (1, 3, 2, 5))
+    part = GridWindow.of(2, (5, 6), (1, 3, 2, 5))
     assert part.coords.tolist()[:3] == [[1, 2], [1, 3], [1, 4]] and part.num_points == 12
     with pytest.raises(SparseInputError, match="not inside"):
-        CoordinateBatch.window(1, (5, 6), (0, 6, 0, 1))
+        GridWindow.of(1, (5, 6), (0, 6, 0, 1))
+
+
+@pytest.mark.parametrize(
+    ("grid", "cells", "rect"), [((20, 13), 8, (0, 20, 0, 13)), ((7, 30), 5, (2, 7, 10, 30))]
+)
+def test_window_resampling_equals_the_per_point_corners(grid, cells, rect):
+    """Separable splat sums and read-back on a window = the per-point bilinear corners on its points."""
+    window = GridWindow.of(2, grid, rect)
+    points = CoordinateBatch(window.coords.clone(), window.batch.clone(), grid, 2)  # the generic path
+    g = torch.Generator().manual_seed(5)
+    values = torch.randn(window.num_points, 4, generator=g, dtype=torch.float64)
+    for ours, ref in zip(
+        bilinear_splat_sums(values, window, (cells, cells)),
+        bilinear_splat_sums(values, points, (cells, cells)),
+        strict=True,
+    ):
+        torch.testing.assert_close(ours, ref, rtol=1e-12, atol=1e-12)
+    inner = torch.randn(2, 4, cells, cells, generator=g, dtype=torch.float64)
+    torch.testing.assert_close(
+        grid_to_sparse(inner, window), grid_to_sparse(inner, points), rtol=1e-12, atol=1e-12
+    )

@@ -104,9 +104,20 @@ class GaussianMollifier:
             )
         return tuple(values.shape[-self.ndim :])
 
-    def apply(self, values: torch.Tensor, method: Literal["separable", "fft"] = "separable") -> torch.Tensor:
-        """T on grid values ``(..., *shape)`` (separable convolution or FFT; the same operator)."""
+    def apply(
+        self, values: torch.Tensor, method: Literal["separable", "fft", "auto"] = "separable"
+    ) -> torch.Tensor:
+        """T on grid values ``(..., *shape)`` (separable convolution or FFT; the same operator).
+
+        ``auto``: the FFT where the kernel is wide enough that its per-pixel cost, 2R + 1 taps per axis,
+        exceeds the transforms' (about 40 log₂ of the extended plane, measured on a CPU), e.g. for the
+        kernels of images many times the reference resolution.
+        """
         shape = self._spatial_shape(values)
+        if method == "auto":
+            taps = sum(2 * self._cutoff(n)[1] + 1 for n in shape)
+            extended = math.prod(shape) * (2**self.ndim if self.boundary == "reflect" else 1)
+            method = "fft" if taps > 40 * math.log2(max(extended, 2)) else "separable"
         if method == "fft":
             return self._fourier_filter(values, [self.multiplier(n) for n in shape], lambda g: g)
         if method != "separable":

@@ -94,18 +94,7 @@ class CoordinateBatch:
         cls, batch_size: int, grid: tuple[int, int], device: torch.device | str = "cpu"
     ) -> CoordinateBatch:
         """Every pixel of every sample."""
-        return cls.window(batch_size, (int(grid[0]), int(grid[1])), (0, grid[0], 0, grid[1]), device)
-
-    @classmethod
-    def window(
-        cls,
-        batch_size: int,
-        grid: tuple[int, int],
-        rect: tuple[int, int, int, int],
-        device: torch.device | str = "cpu",
-    ) -> GridWindow:
-        """Rows ``top:bottom`` and columns ``left:right`` (``rect``) of every sample, row-major."""
-        return GridWindow.of(batch_size, grid, rect, device)
+        return GridWindow.of(batch_size, grid, (0, grid[0], 0, grid[1]), device)
 
     @classmethod
     def random(
@@ -148,6 +137,7 @@ class GridWindow(CoordinateBatch):
         rect: tuple[int, int, int, int],
         device: torch.device | str = "cpu",
     ) -> GridWindow:
+        """Rows ``top:bottom`` and columns ``left:right`` (``rect``) of every sample."""
         top, bottom, left, right = (int(v) for v in rect)
         if not (0 <= top < bottom <= grid[0] and 0 <= left < right <= grid[1]) or batch_size < 1:
             raise SparseInputError(f"window {rect} is not inside the {grid[0]}x{grid[1]} grid")

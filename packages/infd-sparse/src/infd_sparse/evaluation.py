@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import torch
 
-from infd_sparse.coords import CoordinateBatch
+from infd_sparse.coords import CoordinateBatch, GridWindow
 from infd_sparse.dense import DenseWindow
 from infd_sparse.errors import SparseInputError
 from infd_sparse.neighbours import NeighbourMap
@@ -115,9 +115,9 @@ class GridTiles:
         h = self.halo
         return max(0, top - h), min(height, bottom + h), max(0, left - h), min(width, right + h)
 
-    def points(self, rect: Rect) -> CoordinateBatch:
+    def points(self, rect: Rect) -> GridWindow:
         """The tile's pixels as a coordinate set (row-major per image)."""
-        return CoordinateBatch.window(self.batch_size, self.grid, rect, self.device)
+        return GridWindow.of(self.batch_size, self.grid, rect, self.device)
 
     def window(self, rect: Rect) -> DenseWindow:
         top, bottom, left, right = rect

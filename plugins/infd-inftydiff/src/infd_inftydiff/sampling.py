@@ -96,7 +96,7 @@ def scaled_mollified_noise(mollifier: GaussianMollifier, scale: float) -> Any:
 
     def draw(like: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         white = draws.randn(like.shape, generator, dtype=like.dtype, device=like.device)
-        return mollifier.apply(scale * white)
+        return mollifier.apply(scale * white, method="auto")
 
     return draw
 
@@ -171,7 +171,7 @@ def mollified_ddim(
     # also widens by k) Tξ then has the per-pixel statistics the model saw during training.
     scale = math.sqrt(height * width) / train_resolution
     white = [draws.randn((channels, height, width), g, device=device) for g in generators]
-    x_t = mollifier.apply(scale * torch.stack(white))  # x_T ~ N(0, T T*) (ᾱ_T ≈ 0)
+    x_t = mollifier.apply(scale * torch.stack(white), method="auto")  # x_T ~ N(0, T T*) (ᾱ_T ≈ 0)
     with torch.no_grad() if guidance is None else torch.enable_grad():
         mollified = ddim(
             denoiser,
@@ -209,7 +209,7 @@ class InpaintingGuidance:
     ) -> None:
         if mask.shape[-2:] != image.shape[-2:]:
             raise UsageError(f"mask of shape {list(mask.shape)} does not match the image {list(image.shape)}")
-        self.target = mollifier.apply(image)
+        self.target = mollifier.apply(image, method="auto")
         self.weight = mask.expand_as(image).to(image.dtype)
         self.schedule = schedule
         self.scale = scale
