@@ -14,11 +14,11 @@ from infd_inftydiff import GridUNetConfig
 from infd_sparse import CoordinateBatch
 
 
-def _model(std: float = 0.1, **condition: object) -> InfBrushDenoiser:
+def _model(std: float = 0.1, train: int = 8, kernel: int = 3, **condition: object) -> InfBrushDenoiser:
     torch.manual_seed(0)
     config = BrushDenoiserConfig(
-        train_resolution=8, kernel_size=3, sparse_channels=8, grid=GridUNetConfig(resolution=8, channels=8),
-        condition={"dim": 3, "width": 8, **condition},
+        train_resolution=train, kernel_size=kernel, sparse_channels=8,
+        grid=GridUNetConfig(resolution=8, channels=8), condition={"dim": 3, "width": 8, **condition},
     )  # fmt: skip
     model = InfBrushDenoiser(config)
     for p in model.parameters():  # the zero-initialised outputs would hide bugs
@@ -26,24 +26,37 @@ def _model(std: float = 0.1, **condition: object) -> InfBrushDenoiser:
     return model.eval()
 
 
-@pytest.mark.parametrize("tile_points", [2 * 13 * 3, 2 * 7 * 5, 2 * 20 * 13])
-def test_tiled_evaluation_equals_the_whole_pass(tile_points):
-    """Every pixel of two 20×13 images (kernel 7 at 2.5× the training resolution), tile by tile with
-    dense kernels: halos, per-sample attention sums and grid splats reduced over tiles give the output of
-    the whole pass through neighbour maps, whatever the tile size (one tile, bands, small squares)."""
-    model = _model()
+# (grid, training resolution, kernel, resized kernel, tile pixels per image): 7 at 2.5×, 9 at 4×, 17 at
+# 8× (48×64: unequal sides) and 25 on an image 16 pixels high (larger than the image)
+TILED = [
+    ((20, 13), 8, 3, 7, 13 * 3),
+    ((20, 13), 8, 3, 7, 7 * 5),
+    ((20, 13), 8, 3, 7, 20 * 13),
+    ((32, 32), 8, 3, 9, 100),
+    ((48, 64), 8, 3, 17, 1000),
+    ((16, 11), 4, 7, 25, 30),
+]
+
+
+@pytest.mark.parametrize(("grid", "train", "kernel", "resized", "tile"), TILED)
+def test_tiled_evaluation_equals_the_whole_pass(grid, train, kernel, resized, tile):
+    """Every pixel of two images tile by tile with dense kernels: halos, per-sample attention sums and
+    grid splats reduced over tiles give the output of the whole pass through neighbour maps, whatever
+    the tile size (one tile, bands, small squares)."""
+    model = _model(train=train, kernel=kernel)
     g = torch.Generator().manual_seed(1)
-    grid = (20, 13)
     points = CoordinateBatch.full(2, grid)
     values = torch.randn(points.num_points, 3, generator=g)
     t = torch.tensor([0.3, 0.8])
     tokens = model.condition_tokens(torch.randn(2, 3, generator=g))
     with torch.no_grad():
         whole = model(values, points, t, tokens)
-        tiles = model.grid_tiles(2, grid, tile_points, "cpu")
-        assert tiles.halo == 3
+        tiles = model.grid_tiles(2, grid, 2 * tile, "cpu")
+        assert model.kernel_size_at(grid) == resized and tiles.halo == resized // 2
         tiled = model.evaluate(tiles, values, t, tokens, grid)
-    torch.testing.assert_close(tiled, whole, atol=1e-5, rtol=1e-5)
+    scale = whole.abs().max()
+    assert scale > 0.1
+    torch.testing.assert_close(tiled, whole, atol=2e-5 * scale, rtol=1e-5)
 
 
 def test_condition_changes_the_output_and_samples_do_not_interact():
