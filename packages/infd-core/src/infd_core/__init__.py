@@ -2,6 +2,7 @@
 
 from infd_core.errors import (
     CheckpointError,
+    CheckpointMismatchError,
     CheckpointNotFoundError,
     ConfigError,
     DeviceError,
@@ -28,6 +29,7 @@ __version__ = "0.1.0"
 __all__ = [
     "COMPONENT_KINDS",
     "CheckpointError",
+    "CheckpointMismatchError",
     "CheckpointNotFoundError",
     "CheckpointSavedEvent",
     "ComponentSpec",

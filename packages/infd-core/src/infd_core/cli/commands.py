@@ -27,12 +27,20 @@ set_option = click.option(
 )
 
 
-nproc_option = click.option(
-    "--nproc",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Start this many ranks through torchrun (DDP training, tiles shared among ranks).",
-)
+def nproc_option_for(work: str) -> Any:
+    """A ``--nproc N`` option whose help says what the ranks share (``work``)."""
+    return click.option(
+        "--nproc",
+        type=click.IntRange(min=1),
+        default=None,
+        help=f"Start this many ranks through torchrun ({work}).",
+    )
+
+
+#: ``--nproc`` of training commands (train, run).
+nproc_option = nproc_option_for("DDP training; sampling shares the samples or tiles among ranks")
+#: ``--nproc`` of commands that only write outputs (sample, render).
+output_nproc_option = nproc_option_for("the ranks share the samples or tiles of the output")
 
 
 def launch_if_requested(nproc: int | None) -> bool:
@@ -207,7 +215,7 @@ def _parse_size(text: str | None) -> list[int] | None:
 @click.option(
     "--force", is_flag=True, help="Sample even where the estimated memory or disk exceeds the machine's."
 )
-@nproc_option
+@output_nproc_option
 def sample_command(
     source: str,
     overrides: Sequence[str],
