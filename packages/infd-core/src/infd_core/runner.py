@@ -97,7 +97,7 @@ class Runner:
         if url is not None:
             restore(pipeline, url)
         _create_output(pipeline)
-        return RunResult(url, self._sample(pipeline), {})
+        return RunResult(url, self.write_samples(pipeline), {})
 
     def run(self, run: RunConfig) -> RunResult:
         """Train (if enabled), then sample (if enabled) with the same pipeline object."""
@@ -120,7 +120,7 @@ class Runner:
             self.preflight(pipeline)
             if url is not None:
                 restore(pipeline, url)
-        return dataclasses.replace(result, samples=self._sample(pipeline))
+        return dataclasses.replace(result, samples=self.write_samples(pipeline))
 
     def preflight(self, pipeline: Pipeline) -> None:
         """Refuse a sampling run whose estimated memory or disk exceeds the machine's (unless
@@ -131,7 +131,9 @@ class Runner:
         if estimate is not None:
             check_resources(estimate, out, str(pipeline.context.device), run.sample.force)
 
-    def _sample(self, pipeline: Pipeline) -> list[str]:
+    def write_samples(self, pipeline: Pipeline) -> list[str]:
+        """Sample a built (and restored) pipeline into its run's ``sample.out`` (default
+        ``<output>/samples``); returns the paths written, gathered from every rank."""
         run = pipeline.context.run
         out = run.sample.out or f"{pipeline.context.output}/samples"
         dist_info = pipeline.context.dist
