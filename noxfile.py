@@ -15,25 +15,23 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
-import sys
+import tomllib
 from pathlib import Path
 
 import nox
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 ROOT = Path(__file__).parent.resolve()
 # Two shared torch layers: the CPU build of torch on local disk for most sessions, and the torch +
 # torchvision pair that works together (needed by open_clip and clean-fid) for distributions that
-# list torchvision among their dependencies, directly or through an infd dependency.
+# need torchvision (NEEDS_TORCHVISION), directly, in their test extra or through an infd dependency.
 TORCH_PIN = ("torch==2.13.0",)
 VISION_TORCH_PIN = ("torch==2.14.1", "torchvision==0.29.1")
+# Requirements that bring torchvision (themselves or through their own dependencies).
+NEEDS_TORCHVISION = {"torchvision", "open-clip-torch", "clean-fid"}
 TEST_TOOLS = ["pytest>=7"]
-BUILD_TOOLS = ["hatchling>=1.18"]
+BUILD_TOOLS = ["hatchling>=1.27", "hatch-fancy-pypi-readme>=24.1"]
 
 nox.options.error_on_missing_interpreters = True
 
@@ -52,7 +50,7 @@ class Dist:
 def _requirement_name(requirement: str) -> str:
     for stop in "<>=!~;[ (":
         requirement = requirement.split(stop, 1)[0]
-    return requirement.strip().lower()
+    return re.sub(r"[-_.]+", "-", requirement.strip().lower())
 
 
 def find_distributions() -> dict[str, Dist]:
@@ -67,11 +65,12 @@ def find_distributions() -> dict[str, Dist]:
     ):
         project = tomllib.loads(pyproject.read_text())["project"]
         deps = tuple(_requirement_name(r) for r in project.get("dependencies", []))
+        test_deps = {_requirement_name(r) for r in project.get("optional-dependencies", {}).get("test", [])}
         found[project["name"]] = Dist(
             name=project["name"],
             path=pyproject.parent,
             infd_deps=tuple(d for d in deps if d.startswith("infd-")),
-            needs_torchvision="torchvision" in deps,
+            needs_torchvision=bool(NEEDS_TORCHVISION & {*deps, *test_deps}),
             entry_points=tuple(project.get("entry-points", {}).get("infd", {})),
             extras=tuple(project.get("optional-dependencies", {})),
             template=pyproject.parent.parent.name == "templates",

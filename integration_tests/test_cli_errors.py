@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+from importlib import resources
+
 import pytest
 import torch
-from cli_helpers import infd
+from cli_helpers import BIN, infd
 
 from infd_core.checkpoints import save_checkpoint
 
@@ -47,3 +50,21 @@ def test_pickle_checkpoint_is_refused(tmp_path):
 def test_usage_error_exit_2():
     assert infd("sample").returncode == 2
     assert infd("plugins", "--no-such-flag").returncode == 2
+
+
+def test_demo_checkpoint_with_other_model_shapes_writes_nothing(tmp_path):
+    """A shipped checkpoint sampled with a config whose network differs: exit 2 before any output (the
+    checkpoint's own output folder is relative, so it would appear in the working directory)."""
+    checkpoint = resources.files("infd_inftydiff") / "demo" / "checkpoint"
+    args = [str(checkpoint), "--set", "config.model.sparse_channels=24", "--size", "32"]
+    result = subprocess.run(
+        [str(BIN / "infd"), "sample", *args, "--out", "x.ome.zarr"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    line = _last_line(result.stderr)
+    assert "does not fit this pipeline's model" in line and "size mismatch" in line
+    assert "Traceback" not in result.stderr and list(tmp_path.iterdir()) == []

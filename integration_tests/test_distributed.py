@@ -101,6 +101,7 @@ def test_infd_sample_nproc_2_writes_the_same_bytes_as_one_process(
 
 def _render(out: Path, *extra: str) -> list[str]:
     features = out.parent / "phi.safetensors"
+    out.parent.mkdir(parents=True, exist_ok=True)
     if not features.exists():
         safetensors.torch.save_file({"phi": torch.randn(4, 6, 6, generator=torch.Generator().manual_seed(0))},
                                     str(features))  # fmt: skip
@@ -111,11 +112,11 @@ def _render(out: Path, *extra: str) -> list[str]:
 def test_a_failing_rank_stops_the_run_and_the_store_resumes_identically(tmp_path: Path) -> None:
     """Rank 1 dies after writing 3 tiles: the run stops at once naming rank 1; rerunning resumes the
     store (done tiles kept) and ends byte-identical to an uninterrupted single-process render."""
-    assert run_cli(_render(tmp_path / "one.zarr")) == 0
-    reference = store_files(tmp_path / "one.zarr")
+    assert run_cli(_render(tmp_path / "one" / "image.zarr")) == 0  # both stores named "image"
+    reference = store_files(tmp_path / "one" / "image.zarr")
     assert sum(1 for name in reference if name.startswith("infd_tiles/0/c/")) == 35  # 7 x 5 tiles, 4 levels
 
-    infd, url = str(BIN / "infd"), tmp_path / "two.zarr"
+    infd, url = str(BIN / "infd"), tmp_path / "two" / "image.zarr"
     start = time.monotonic()
     failed = _run([infd, *_render(url, "--nproc", "2")], INFD_FAIL_AT="tile:1:3")
     assert failed.returncode == 1

@@ -178,12 +178,27 @@ def test_checkpoint_from_another_pipeline(infd, config, tmp_path):
     ckpt = tmp_path / "ckpt"
     save_checkpoint(str(ckpt), {"pipeline": "toy-regression"}, {"model": {"w": torch.zeros(1)}})
     status, _, err = infd("train", str(config), "--resume", str(ckpt))
-    assert status == 1 and "does not fit this pipeline's model" in _one_line_error(err)
+    assert status == 2 and "does not fit this pipeline's model" in _one_line_error(err)
     bad = tmp_path / "other"
     data = {"pipeline": "other-pipeline"}
     save_checkpoint(str(bad), data, {"model": {"w": torch.zeros(1)}})
     status, _, err = infd("train", str(config), "--resume", str(bad))
-    assert status == 1 and "written by pipeline 'other-pipeline'" in _one_line_error(err)
+    assert status == 2 and "written by pipeline 'other-pipeline'" in _one_line_error(err)
+    assert not (tmp_path / "out").exists()  # checked before the output folder is made
+
+
+def test_checkpoint_of_other_shapes_writes_nothing(infd, config, tmp_path):
+    ckpt = tmp_path / "ckpt"
+    wide = {"weight": torch.zeros(1, 3), "bias": torch.zeros(1)}  # the toy model's weight is (1, 2)
+    save_checkpoint(str(ckpt), {"pipeline": "toy-regression"}, {"model": wide})
+    samples = tmp_path / "samples"
+    status, _, err = infd("sample", str(config), "--set", f"sample.checkpoint={ckpt}", "--out", str(samples))
+    assert status == 2 and "size mismatch for weight" in _one_line_error(err)
+    status, _, err = infd(
+        "run", str(config), "--set", "train.enabled=false", "--set", f"sample.checkpoint={ckpt}"
+    )
+    assert status == 2 and "does not fit" in _one_line_error(err)
+    assert not (tmp_path / "out").exists() and not samples.exists()
 
 
 def test_unwritable_output_path(infd, config, tmp_path):

@@ -37,7 +37,7 @@ RANK = textwrap.dedent(
 
 
 def test_two_ranks_write_one_store_with_the_bytes_of_one_process(tmp_path: Path) -> None:
-    reference = str(tmp_path / "one.zarr")
+    reference = str(tmp_path / "one" / "image.zarr")  # both stores named "image": equal metadata too
     writer = TiledWriter(reference, SHAPE, "uint8", CHUNKS, tile_size=TILE)
     for index in writer.tiles():
         writer.write_tile(index, pattern(*writer.tile_bounds(index)))
@@ -45,7 +45,7 @@ def test_two_ranks_write_one_store_with_the_bytes_of_one_process(tmp_path: Path)
 
     script = tmp_path / "rank.py"
     script.write_text(RANK)
-    url = str(tmp_path / "two.zarr")
+    url = str(tmp_path / "two" / "image.zarr")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     check_ranks(run_local_ranks([sys.executable, str(script), url], 2, env=env))
     assert store_files(url) == store_files(reference)

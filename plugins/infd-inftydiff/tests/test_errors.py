@@ -28,7 +28,8 @@ def test_checkpoint_of_another_pipeline(tmp_path):
     other = tmp_path / "other"
     save_checkpoint(str(other), {"pipeline": "gud"}, {"model": {"w": torch.zeros(1)}})
     config = write_config(tmp_path / "run.yaml", tmp_path / "out")
-    run_infd("train", str(config), "--resume", str(other), expect=1)
+    run_infd("train", str(config), "--resume", str(other), expect=2)  # a mismatch: a usage error
+    assert not (tmp_path / "out").exists()  # found before the output folder is made
 
 
 def test_mask_of_the_wrong_shape(trained, tmp_path):

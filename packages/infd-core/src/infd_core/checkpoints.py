@@ -11,7 +11,6 @@ import json
 import shutil
 import uuid
 from collections.abc import Mapping
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import torch
 
 from infd_core.errors import CheckpointError, CheckpointNotFoundError, OutputError
 from infd_core.outputs import filesystem, is_local, write_bytes_atomic, write_file_synced
+from infd_core.versions import installed_versions
 
 FORMAT = "infd-checkpoint"
 FORMAT_VERSION = 1
@@ -43,16 +43,6 @@ class Checkpoint:
             have = ", ".join(sorted(self.tensors)) or "none"
             raise CheckpointError(f"{self.url}: no {name}.safetensors in this checkpoint (has: {have})")
         return self.tensors[name]
-
-
-def installed_versions() -> dict[str, str]:
-    """Versions of the installed infd distributions, recorded in every checkpoint."""
-    versions = {}
-    for dist in metadata.distributions():
-        name = dist.metadata["Name"] or ""
-        if name.lower().startswith("infd"):
-            versions[name] = dist.version
-    return dict(sorted(versions.items()))
 
 
 def save_checkpoint(

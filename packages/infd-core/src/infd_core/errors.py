@@ -42,6 +42,13 @@ class CheckpointError(InfdError):
     """A checkpoint is unsafe, corrupt or incompatible."""
 
 
+class CheckpointMismatchError(CheckpointError, UsageError):
+    """A checkpoint that does not fit the config it is used with: another pipeline, other shapes
+    (exit status 2; checked before any output is created)."""
+
+    exit_code = 2
+
+
 class CheckpointNotFoundError(CheckpointError, UsageError):
     """The checkpoint folder (or its ``config.json``) does not exist (exit status 2)."""
 

@@ -7,7 +7,7 @@ they must stay cheap (no model code imported). Event hooks are called while runs
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -76,6 +76,12 @@ def infd_datasets() -> list[ComponentSpec]:
 @hookspec
 def infd_writers() -> list[ComponentSpec]:
     """Output writers (tiled OME-Zarr stores, previews, ...)."""
+
+
+@hookspec(firstresult=True)
+def infd_read_output(path: str) -> Any | None:
+    """A written output (e.g. an OME-Zarr store) as a tensor, or None to let the next plugin try; the
+    Python API returns these when no ``out`` is given (``LoadedPipeline.sample``)."""
 
 
 @hookspec

@@ -13,7 +13,7 @@ from infd_core.config import RunConfig, load_run_config, resolve_run_config
 from infd_core.config_files import SUFFIXES, apply_overrides
 from infd_core.devices import resolve_device
 from infd_core.distributed import barrier, current, gather_lists, init_distributed
-from infd_core.errors import CheckpointError, InfdError, PluginError, UsageError
+from infd_core.errors import CheckpointMismatchError, InfdError, PluginError, UsageError
 from infd_core.events import ProgressCallback
 from infd_core.outputs import ensure_writable_dir
 from infd_core.pipeline import Pipeline, RunContext
@@ -50,13 +50,12 @@ class Runner:
         """Read and validate a run config file."""
         return load_run_config(path, self.registry, overrides)
 
-    def build(self, run: RunConfig) -> Pipeline:
-        """Choose the device, join the process group, check the output and build the pipeline."""
+    def build(self, run: RunConfig, *, create_output: bool = True) -> Pipeline:
+        """Choose the device, join the process group, build the pipeline and (``create_output``) check
+        and create the output folder."""
         spec = self.registry.get("pipelines", run.pipeline)
         device = resolve_device(run.device, local_rank=current().local_rank)  # each rank its own GPU
         dist_info = init_distributed(device)
-        if dist_info.is_main:
-            ensure_writable_dir(run.output)
         context = RunContext(run, device, dist_info, self.registry, self.manager.hook, self.progress)
         pipeline = spec.load_factory()(run.config, context=context)
         if not isinstance(pipeline, Pipeline):
@@ -64,17 +63,24 @@ class Runner:
                 f"pipeline {spec.name!r} ({spec.distribution}): factory returned "
                 f"{type(pipeline).__name__}, not an infd_core.pipeline.Pipeline"
             )
+        if create_output:
+            _create_output(pipeline)
+        return pipeline
+
+    def _build_restored(self, run: RunConfig, checkpoint: str | None) -> Pipeline:
+        """The pipeline with ``checkpoint`` loaded, then its output folder: a checkpoint that does not fit
+        the config is an error before anything is written."""
+        pipeline = self.build(run, create_output=False)
+        if checkpoint is not None:
+            restore(pipeline, checkpoint)
+        _create_output(pipeline)
         return pipeline
 
     def train(self, run: RunConfig) -> RunResult:
-        """Train, then save the checkpoint to ``<output>/checkpoint``."""
-        pipeline = self.build(run)
-        return self._train(pipeline)
+        """Train (from ``train.resume`` if set), then save the checkpoint to ``<output>/checkpoint``."""
+        return self._train(self._build_restored(run, run.train.resume))
 
     def _train(self, pipeline: Pipeline) -> RunResult:
-        run = pipeline.context.run
-        if run.train.resume:
-            restore(pipeline, run.train.resume)
         metrics = dict(pipeline.train())
         tensors, meta = pipeline.state()
         url = pipeline.context.save_checkpoint(tensors, meta, step=meta.get("step"))
@@ -83,33 +89,53 @@ class Runner:
 
     def sample(self, run: RunConfig) -> RunResult:
         """Load the checkpoint (the run's own unless ``sample.checkpoint``) and sample."""
-        pipeline = self.build(run)
+        pipeline = self.build(run, create_output=False)
         url = run.sample.checkpoint
         if url is None and pipeline.requires_checkpoint:
             url = pipeline.context.checkpoint_url
-        return RunResult(url, self._sample(pipeline, url), {})
+        self.preflight(pipeline)
+        if url is not None:
+            restore(pipeline, url)
+        _create_output(pipeline)
+        return RunResult(url, self.write_samples(pipeline), {})
 
     def run(self, run: RunConfig) -> RunResult:
         """Train (if enabled), then sample (if enabled) with the same pipeline object."""
         if not (run.train.enabled or run.sample.enabled):
             raise UsageError("nothing to do: both train.enabled and sample.enabled are false")
-        pipeline = self.build(run)
-        result = self._train(pipeline) if run.train.enabled else RunResult(None, [], {})
-        if not run.sample.enabled:
-            return result
+        pipeline = self.build(run, create_output=False)
         url = run.sample.checkpoint  # after training, the trained weights are already in memory
         if url is None and not run.train.enabled and pipeline.requires_checkpoint:
             url = pipeline.context.checkpoint_url
-        return dataclasses.replace(result, samples=self._sample(pipeline, url))
+        if run.sample.enabled and not run.train.enabled:
+            self.preflight(pipeline)
+        first = run.train.resume if run.train.enabled else url
+        if first is not None:  # checked before the output folder is made
+            restore(pipeline, first)
+        _create_output(pipeline)
+        result = self._train(pipeline) if run.train.enabled else RunResult(None, [], {})
+        if not run.sample.enabled:
+            return result
+        if run.train.enabled:
+            self.preflight(pipeline)
+            if url is not None:
+                restore(pipeline, url)
+        return dataclasses.replace(result, samples=self.write_samples(pipeline))
 
-    def _sample(self, pipeline: Pipeline, checkpoint: str | None) -> list[str]:
+    def preflight(self, pipeline: Pipeline) -> None:
+        """Refuse a sampling run whose estimated memory or disk exceeds the machine's (unless
+        ``sample.force``), before weights are loaded or anything of the output's size is allocated."""
         run = pipeline.context.run
         out = run.sample.out or f"{pipeline.context.output}/samples"
         estimate = pipeline.resource_estimate(out)
-        if estimate is not None:  # before loading weights or allocating anything of the output's size
+        if estimate is not None:
             check_resources(estimate, out, str(pipeline.context.device), run.sample.force)
-        if checkpoint is not None:
-            restore(pipeline, checkpoint)
+
+    def write_samples(self, pipeline: Pipeline) -> list[str]:
+        """Sample a built (and restored) pipeline into its run's ``sample.out`` (default
+        ``<output>/samples``); returns the paths written, gathered from every rank."""
+        run = pipeline.context.run
+        out = run.sample.out or f"{pipeline.context.output}/samples"
         dist_info = pipeline.context.dist
         if pipeline.distributed_sampling or not dist_info.distributed:
             return list(pipeline.sample(out))
@@ -153,23 +179,37 @@ class Runner:
         return dict(config)
 
 
+def _create_output(pipeline: Pipeline) -> None:
+    if pipeline.context.dist.is_main:
+        ensure_writable_dir(pipeline.context.run.output)
+
+
 def load_pipeline_checkpoint(url: str, pipeline: str) -> Checkpoint:
     """Load a checkpoint and check that it was written by ``pipeline``."""
     checkpoint = load_checkpoint(url)
     written_by = checkpoint.config.get("pipeline")
     if written_by != pipeline:
-        raise CheckpointError(f"{url}: checkpoint was written by pipeline {written_by!r}, not {pipeline!r}")
+        raise CheckpointMismatchError(
+            f"{url}: checkpoint was written by pipeline {written_by!r}, not {pipeline!r}"
+        )
     return checkpoint
 
 
 def restore(pipeline: Pipeline, url: str) -> None:
-    """Load ``url`` into ``pipeline``; a checkpoint that does not fit is a CheckpointError."""
+    """Load ``url`` into ``pipeline``; a checkpoint that does not fit is a CheckpointMismatchError."""
     checkpoint = load_pipeline_checkpoint(url, pipeline.context.run.pipeline)
     try:
         pipeline.load_state(checkpoint)
     except (KeyError, RuntimeError, ValueError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{url}: does not fit this pipeline's model ({reason})") from None
+        raise CheckpointMismatchError(
+            f"{url}: does not fit this pipeline's model ({_one_line(exc)})"
+        ) from None
+
+
+def _one_line(exc: Exception, limit: int = 400) -> str:
+    """An exception's message on one line (torch's load_state_dict spreads the reason over several)."""
+    text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def is_checkpoint_folder(path: str) -> bool:

@@ -21,6 +21,8 @@ _EXPORTS = {
     "read_region": "infd_io.store_info",
     "write_preview": "infd_io.export",
     "export_image": "infd_io.export",
+    "preview_path": "infd_io.naming",
+    "store_name": "infd_io.naming",
     "ImageFolderDataset": "infd_io.image_folder",
     "CoordinateSubsampleDataset": "infd_io.subsample",
     "MultiScalePatchDataset": "infd_io.patches",

@@ -100,7 +100,7 @@ class TiledWriterConfig(_Config):
     levels: int | None = Field(None, ge=1, description="pyramid levels (default: until one tile)")
     ngff_version: Literal["0.4", "0.5"] = "0.5"
     compression: Literal["zstd", "lz4", "none"] = "zstd"
-    name: str = "image"
+    name: str | None = Field(None, description="the image's name (default: the store's, without .ome.zarr)")
     channel_names: list[str] | None = None
     value_range: tuple[float, float] | None = Field(None, description="display window (omero)")
     overwrite: bool = False

@@ -5,7 +5,7 @@ Kept light: factories and configs are import paths, so listing plugins imports n
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from infd_core import ComponentSpec, hookimpl
 
@@ -68,3 +68,15 @@ def infd_cli_commands(cli: click.Group) -> None:
     from infd_io.cli import io_group
 
     cli.add_command(io_group)
+
+
+@hookimpl
+def infd_read_output(path: str) -> Any | None:
+    """An OME-Zarr image (``*.zarr``) as its full-resolution ``(C, H, W)`` tensor (uint8 or float32)."""
+    if not path.rstrip("/").endswith(".zarr"):
+        return None
+    import torch
+
+    from infd_io.store_info import read_region
+
+    return torch.from_numpy(read_region(path, 0))

@@ -33,6 +33,7 @@ from infd_io.completion import CompletionRecord
 from infd_io.downsample import downsample_2x
 from infd_io.errors import TileError
 from infd_io.layout import StoreLayout, make_layout
+from infd_io.naming import store_name
 from infd_io.ngff import default_channels, image_attributes
 from infd_io.tiling import Bounds, TileGrid, TileIndex
 from infd_io.zarr_store import open_image_store, open_or_create_store, remove_partial_files
@@ -56,7 +57,8 @@ class TiledWriter:
     tile (= shard) side, both powers of two; ``levels`` counts the pyramid levels, level 0 included
     (default: until the smallest level fits in one tile). Opening an existing store with the same
     layout resumes it; a different layout is refused unless ``overwrite``. Up to ``cache_tiles``
-    tiles' worth of downsampled tiles are kept so parents need not read their children back.
+    tiles' worth of downsampled tiles are kept so parents need not read their children back. ``name``
+    (the multiscales name) defaults to the store's: ``.../sample-003.ome.zarr`` -> ``sample-003``.
     """
 
     def __init__(
@@ -70,7 +72,7 @@ class TiledWriter:
         tile_size: int = 1024,
         ngff_version: str = "0.5",
         compression: str = "zstd",
-        name: str = "image",
+        name: str | None = None,
         channel_names: Sequence[str] | None = None,
         value_range: tuple[float, float] | None = None,
         overwrite: bool = False,
@@ -81,7 +83,7 @@ class TiledWriter:
         eager_pyramid: bool = True,
     ) -> None:
         layout = make_layout(shape, dtype, chunks, levels, tile_size, ngff_version, compression)
-        attributes = self._attributes(layout, name, channel_names, value_range)
+        attributes = self._attributes(layout, name or store_name(url), channel_names, value_range)
         self.url = str(url)
         self.layout = layout
         self.grid: TileGrid = layout.grid

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
+from typing import Any
 
 import click
 
-from infd_core.cli.commands import launch_if_requested, nproc_option
+from infd_core.cli.commands import launch_if_requested, output_nproc_option
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def load_features(path: str, key: str | None = None):
 @click.option("--seed", default=0, show_default=True, help="Seed of random weights (without --checkpoint).")
 @click.option("--size", required=True, help="Output size, e.g. 32768 or 4096x2048.")
 @click.option("--out", required=True, help="OME-Zarr output (folder or URL).")
-@click.option("--preview", default=None, help="PNG preview path (default: OUT without .zarr + .png).")
+@click.option("--preview", default=None, help="PNG preview path (default: OUT without .ome.zarr, + .png).")
 @click.option("--tile-size", default=1024, show_default=True, help="Tile = zarr shard side (power of 2).")
 @click.option("--halo", default=None, type=int, help="Halo in pixels (default: receptive field).")
 @click.option("--batch-size", default=1, show_default=True, help="Tiles per forward pass.")
@@ -73,7 +73,7 @@ def load_features(path: str, key: str | None = None):
     help="Arithmetic of the renderer (bfloat16 runs on GPU tensor cores; tiles stay exact).",
 )
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@nproc_option
+@output_nproc_option
 def render_command(
     features_path: str | None,
     features_key: str | None,
@@ -100,36 +100,19 @@ def render_command(
         return
     import torch
 
-    from infd_core.checkpoints import load_checkpoint
     from infd_core.devices import resolve_device
     from infd_core.distributed import init_distributed
-    from infd_core.errors import UsageError
-    from infd_core.plugins import InfdPluginManager
     from infd_io.export import write_preview
+    from infd_io.naming import preview_path
     from infd_render.sinks import ZarrSink
     from infd_render.tiled import TiledRenderer
 
     height, width = _size(size)
-    registry = InfdPluginManager().registry()
-    state = None
-    config: dict = json.loads(config_json) if config_json else {}
-    if checkpoint is not None:
-        loaded = load_checkpoint(checkpoint)
-        section = loaded.config.get("renderer", {})
-        renderer_name, config = section.get("name", renderer_name), section.get("config", config)
-        state = loaded.state("model")
-        if features_path is None and "features" in loaded.tensors:
-            features = loaded.state("features")
-            features_path = "checkpoint"
-            feature_tensor = next(iter(features.values())) if features_key is None else features[features_key]
-    if features_path is None:
-        raise UsageError("give --features FILE.safetensors (or a checkpoint with features.safetensors)")
-    if features_path != "checkpoint":
-        feature_tensor = load_features(features_path, features_key)
     torch.manual_seed(seed)  # random weights when no checkpoint gives them
-    renderer = registry.get("renderers", renderer_name).build(config)
-    if state is not None:
-        renderer.load_state_dict({k.removeprefix("renderer."): v for k, v in state.items()})
+    registry = click.get_current_context().find_root().obj.registry()
+    renderer, feature_tensor = checked_inputs(
+        registry, features_path, features_key, checkpoint, renderer_name, config_json
+    )  # every mismatch is found here, before the store exists
     target = resolve_device(device)
     info = init_distributed(target)  # under torchrun the ranks share the tiles of one store
     renderer = renderer.to(target, getattr(torch, precision)).eval()
@@ -144,6 +127,60 @@ def render_command(
     sink.finalize()
     if not info.is_main:
         return
-    preview = preview or str(Path(out.rstrip("/")).with_suffix(".png"))
+    preview = preview or preview_path(out)
     write_preview(out, preview)
     click.echo(f"{out}: {height}x{width}, {written} tiles; preview {preview}")
+
+
+def checked_inputs(
+    registry: Any,
+    features_path: str | None,
+    features_key: str | None,
+    checkpoint: str | None,
+    renderer_name: str,
+    config_json: str | None,
+) -> tuple[Any, Any]:
+    """The renderer (with the checkpoint's weights) and the ``(C, h, w)`` features, checked against each
+    other: a config, checkpoint or feature map that does not fit is a one-line usage error."""
+    from infd_core.checkpoints import load_checkpoint
+    from infd_core.config import ComponentRef, build_component
+    from infd_core.errors import CheckpointMismatchError, UsageError
+
+    state = None
+    feature_tensor = None
+    source = features_path
+    try:
+        config: dict = json.loads(config_json) if config_json else {}
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--config: not valid JSON ({exc})") from None
+    if checkpoint is not None:
+        loaded = load_checkpoint(checkpoint)
+        section = loaded.config.get("renderer", {})
+        renderer_name, config = section.get("name", renderer_name), section.get("config", config)
+        state = loaded.state("model")
+        if features_path is None and "features" in loaded.tensors:
+            stored = loaded.state("features")
+            key = features_key or next(iter(stored))
+            if key not in stored:
+                raise UsageError(f"{checkpoint}: no features {key!r} (has: {', '.join(sorted(stored))})")
+            feature_tensor, source = stored[key], f"{checkpoint} features {key!r}"
+    if feature_tensor is None:
+        if features_path is None:
+            raise UsageError("give --features FILE.safetensors (or a checkpoint with features.safetensors)")
+        feature_tensor = load_features(features_path, features_key)
+    renderer = build_component("renderers", ComponentRef(name=renderer_name, config=config), registry)
+    if state is not None:
+        try:
+            renderer.load_state_dict({k.removeprefix("renderer."): v for k, v in state.items()})
+        except RuntimeError as exc:
+            reason = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+            raise CheckpointMismatchError(
+                f"{checkpoint}: weights do not fit its renderer config ({reason})"
+            ) from None
+    expected = getattr(renderer.config, "feature_channels", None)
+    if expected is not None and feature_tensor.shape[0] != expected:
+        raise UsageError(
+            f"{source}: {feature_tensor.shape[0]} feature channels, but the {renderer_name} renderer "
+            f"takes {expected} (feature_channels of its config)"
+        )
+    return renderer, feature_tensor

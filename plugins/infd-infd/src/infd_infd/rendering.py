@@ -104,6 +104,7 @@ def render_to_zarr(
     position, so the store has the same bytes for any number of ranks.
     """
     from infd_io.export import write_preview
+    from infd_io.naming import preview_path
 
     info = current()
     tile = min(tile_size, _pow2_at_least(max(size)))
@@ -118,7 +119,7 @@ def render_to_zarr(
     written = tiler.render_to_sink(sink, features, size, rank=info.rank, world_size=info.world_size)
     sink.finalize()  # every rank: the pyramid, level by level
     logger.info("%s: %dx%d, %d tiles by rank %d", url, size[0], size[1], written, info.rank)
-    preview = url.rstrip("/").removesuffix(".zarr").removesuffix(".ome") + ".png"
+    preview = preview_path(url)
     if info.is_main:
         write_preview(url, preview)
     return [url, preview]

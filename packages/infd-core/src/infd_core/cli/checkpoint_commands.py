@@ -7,8 +7,6 @@ from collections.abc import Sequence
 
 import click
 
-from infd_core.checkpoint_parts import PRUNED_KEY, checkpoint_summary, prune_checkpoint
-
 
 @click.group("checkpoint")
 def checkpoint_group() -> None:
@@ -20,6 +18,8 @@ def checkpoint_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def info_command(url: str, as_json: bool) -> None:
     """Pipeline, steps and each part's tensors, values and size (read from file headers only)."""
+    from infd_core.checkpoint_parts import PRUNED_KEY, checkpoint_summary
+
     summary = checkpoint_summary(url)
     if as_json:
         click.echo(json.dumps(summary, indent=2))
@@ -45,6 +45,8 @@ def info_command(url: str, as_json: bool) -> None:
 def prune_command(source: str, target: str, drop: Sequence[str], overwrite: bool) -> None:
     """Copy SOURCE to TARGET without the parts named by --drop (e.g. optimizer: sampling never reads it;
     resuming from the copy restarts that optimizer)."""
+    from infd_core.checkpoint_parts import checkpoint_summary, prune_checkpoint
+
     kept = prune_checkpoint(source, target, drop, overwrite=overwrite)
     before = sum(p["bytes"] for p in checkpoint_summary(source)["parts"].values())
     after = sum(p["bytes"] for p in checkpoint_summary(target)["parts"].values())

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from infd_core.cli.checkpoint_commands import checkpoint_group
-from infd_core.cli.progress import TqdmProgress
 from infd_core.config import RunConfig, config_schema, dump_run_config, resolve_run_config
 from infd_core.config_files import apply_overrides
-from infd_core.distributed import current, launch_rank, launched_by_torchrun
 from infd_core.errors import UsageError
 from infd_core.plugins import InfdPluginManager
 from infd_core.registry import COMPONENT_KINDS
-from infd_core.runner import Runner, RunResult, is_checkpoint_folder
+
+if TYPE_CHECKING:  # torch is imported by the commands that run models, never by --help or plugins
+    from infd_core.runner import Runner, RunResult
 
 set_option = click.option(
     "--set",
@@ -27,17 +27,29 @@ set_option = click.option(
 )
 
 
-nproc_option = click.option(
-    "--nproc",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Start this many ranks through torchrun (DDP training, tiles shared among ranks).",
-)
+def nproc_option_for(work: str) -> Any:
+    """A ``--nproc N`` option whose help says what the ranks share (``work``)."""
+    return click.option(
+        "--nproc",
+        type=click.IntRange(min=1),
+        default=None,
+        help=f"Start this many ranks through torchrun ({work}).",
+    )
+
+
+#: ``--nproc`` of training commands (train, run).
+nproc_option = nproc_option_for("DDP training; sampling shares the samples or tiles among ranks")
+#: ``--nproc`` of commands that only write outputs (sample, render).
+output_nproc_option = nproc_option_for("the ranks share the samples or tiles of the output")
 
 
 def launch_if_requested(nproc: int | None) -> bool:
     """With ``--nproc N`` (outside torchrun), run this same command as N ranks; True when done."""
-    if nproc is None or launched_by_torchrun():
+    if nproc is None:
+        return False
+    from infd_core.distributed import launched_by_torchrun
+
+    if launched_by_torchrun():
         return False
     from infd_core.cli.main import ARGV
     from infd_core.launch import launch
@@ -52,6 +64,10 @@ def _manager() -> InfdPluginManager:
 
 def cli_runner() -> Runner:
     """A runner with the CLI's plugin manager and tqdm progress (on rank 0); for plugin commands too."""
+    from infd_core.cli.progress import TqdmProgress
+    from infd_core.distributed import launch_rank
+    from infd_core.runner import Runner
+
     return Runner(_manager(), progress=TqdmProgress(enabled=launch_rank() == 0))
 
 
@@ -115,12 +131,16 @@ def config_schema_command(name: str, kind: str | None) -> None:
 @set_option
 def config_show_command(config_path: str, overrides: Sequence[str]) -> None:
     """Validate a run config (with overrides) and print it with every default filled in."""
-    run = Runner(_manager()).load_config(config_path, overrides)
+    from infd_core.config import load_run_config
+
+    run = load_run_config(config_path, _manager().registry(), overrides)
     click.echo(json.dumps(dump_run_config(run), indent=2))
 
 
 def echo_result(result: RunResult) -> None:
     """Print a run's checkpoint, written paths and metrics (rank 0 only); for plugin commands too."""
+    from infd_core.distributed import current
+
     if not current().is_main:
         return
     if result.checkpoint:
@@ -195,7 +215,7 @@ def _parse_size(text: str | None) -> list[int] | None:
 @click.option(
     "--force", is_flag=True, help="Sample even where the estimated memory or disk exceeds the machine's."
 )
-@nproc_option
+@output_nproc_option
 def sample_command(
     source: str,
     overrides: Sequence[str],
@@ -210,6 +230,8 @@ def sample_command(
     """Sample from a checkpoint folder, or from the checkpoint of a run config."""
     if launch_if_requested(nproc):
         return
+    from infd_core.runner import is_checkpoint_folder
+
     extra = [*overrides, *_device(device), *sample_overrides(size, out, num_samples, resume_out, force)]
     runner = cli_runner()
     if is_checkpoint_folder(source):

@@ -30,12 +30,29 @@ def configure_logging(verbosity: int) -> None:
     root.setLevel(level)
 
 
+def _print_versions(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from infd_core.versions import version_report
+
+    click.echo("\n".join(version_report()))
+    ctx.exit()
+
+
 def build_cli(manager: InfdPluginManager | None = None) -> click.Group:
     """The ``infd`` group with every plugin's subcommands (the core's own included)."""
     manager = manager or get_plugin_manager()
 
     @click.group(name="infd", context_settings={"help_option_names": ["-h", "--help"]})
     @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+    @click.option(
+        "--version",
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_print_versions,
+        help="Print the installed infd distributions, torch, the device and Python, then exit.",
+    )
     @click.pass_context
     def cli(ctx: click.Context, verbose: int) -> None:
         """Resolution-agnostic diffusion models: train, sample and inspect from configs."""

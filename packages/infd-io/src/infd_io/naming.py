@@ -1,0 +1,26 @@
+"""Names derived from an OME-Zarr store's URL: the image's name and its PNG preview beside it."""
+
+from __future__ import annotations
+
+STORE_SUFFIXES = (".zarr", ".ome")
+
+
+def _stem(url: str) -> str:
+    path = str(url).rstrip("/")
+    for suffix in STORE_SUFFIXES:  # ".ome.zarr" -> "", ".zarr" -> ""
+        path = path.removesuffix(suffix)
+    return path
+
+
+def store_name(url: str) -> str:
+    """The multiscales name of the image stored at ``url``: its last path part without ``.ome.zarr``
+    (``runs/samples/sample-003.ome.zarr`` -> ``sample-003``)."""
+    return _stem(url).rsplit("/", 1)[-1] or "image"
+
+
+def preview_path(url: str) -> str:
+    """The PNG preview beside the store: ``x.ome.zarr`` and ``x.zarr`` -> ``x.png``."""
+    return _stem(url) + ".png"
+
+
+__all__ = ["preview_path", "store_name"]
