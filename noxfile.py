@@ -6,6 +6,8 @@
   tests themselves); runs ``integration_tests/``.
 * ``lint``: ruff check and ruff format --check.
 * ``bench``: runs every script in ``benchmarks/`` (not part of the default run).
+* ``tests-robustness``: the test sessions and ``integration`` again with one and two OpenMP threads, with
+  AVX2 kernels instead of the CPU's widest, and with the other torch pin (not part of the default run).
 
 torch is installed once into a shared folder (``.nox/_torch``) that every session's venv sees through a
 ``.pth`` file, so no session downloads or unpacks it again.
@@ -15,8 +17,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -30,6 +35,9 @@ TORCH_PIN = ("torch==2.13.0",)
 VISION_TORCH_PIN = ("torch==2.14.1", "torchvision==0.29.1")
 # Requirements that bring torchvision (themselves or through their own dependencies).
 NEEDS_TORCHVISION = {"torchvision", "open-clip-torch", "clean-fid"}
+#: Set (to anything) to give every session the torch + torchvision layer, i.e. the other torch pin for
+#: the sessions that use TORCH_PIN (tests-robustness does; torchvision 0.29.1 needs torch 2.14.1).
+VISION_TORCH_EVERYWHERE = "INFD_NOX_VISION_TORCH"
 TEST_TOOLS = ["pytest>=7"]
 BUILD_TOOLS = ["hatchling>=1.27", "hatch-fancy-pypi-readme>=24.1"]
 
@@ -98,9 +106,16 @@ def infd_closure(name: str) -> list[Dist]:
     return ordered
 
 
+def needs_vision_torch(dists: list[Dist]) -> bool:
+    """Whether any of these distributions lists torchvision (so only VISION_TORCH_PIN works for them)."""
+    return any(d.needs_torchvision for d in dists)
+
+
 def torch_pins(dists: list[Dist]) -> tuple[str, ...]:
-    """The torch layer these distributions need: with torchvision if any of them lists it."""
-    return VISION_TORCH_PIN if any(d.needs_torchvision for d in dists) else TORCH_PIN
+    """The torch layer these distributions need: with torchvision if any of them lists it (or if
+    ``INFD_NOX_VISION_TORCH`` is set)."""
+    vision = needs_vision_torch(dists) or bool(os.environ.get(VISION_TORCH_EVERYWHERE))
+    return VISION_TORCH_PIN if vision else TORCH_PIN
 
 
 def install_torch(session: nox.Session, pins: tuple[str, ...]) -> None:
@@ -171,3 +186,44 @@ def bench(session: nox.Session) -> None:
         session.log("no benchmark scripts yet")
     for script in scripts:
         session.run("python", str(script), *session.posargs)
+
+
+#: The conditions tests-robustness runs the suite under, one nested run each: what differs between
+#: users' machines and changes the rounding of batched float operations (threads, vector width and BLAS
+#: kernels, torch build).
+ROBUSTNESS = {
+    "threads-1": {"OMP_NUM_THREADS": "1"},
+    "threads-2": {"OMP_NUM_THREADS": "2"},
+    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
+    "other-torch": {VISION_TORCH_EVERYWHERE: "1"},
+}
+
+
+def robustness_sessions(variant: str) -> list[str]:
+    """The sessions a variant runs: every test session and integration; for ``other-torch`` the test
+    sessions on TORCH_PIN (the torchvision ones have no other pin: 0.29.1 needs torch 2.14.1)."""
+    if variant == "other-torch":
+        return [
+            f"tests-{d.name}" for d in DISTRIBUTIONS.values() if not needs_vision_torch(infd_closure(d.name))
+        ]
+    return [*(f"tests-{d.name}" for d in DISTRIBUTIONS.values()), "integration"]
+
+
+@nox.session(name="tests-robustness", venv_backend="none", default=False)
+def tests_robustness(session: nox.Session) -> None:
+    """The test sessions again under each ROBUSTNESS variant (posargs: a subset), each a nested
+    ``nox -r`` that reuses the sessions' venvs and the shared torch layers; not part of CI."""
+    variants = session.posargs or list(ROBUSTNESS)
+    unknown = [v for v in variants if v not in ROBUSTNESS]
+    if unknown:
+        session.error(f"unknown variants {unknown}; choose from {', '.join(ROBUSTNESS)}")
+    failed = []
+    for variant in variants:
+        env = ROBUSTNESS[variant]
+        names = robustness_sessions(variant)
+        session.log(f"{variant} ({' '.join(f'{k}={v}' for k, v in env.items())}): {len(names)} sessions")
+        command = [sys.executable, "-m", "nox", "-f", str(ROOT / "noxfile.py"), "-r", "-s", *names]
+        if subprocess.run(command, env={**os.environ, **env}, check=False).returncode:
+            failed.append(variant)
+    if failed:
+        session.error(f"the suite failed under: {', '.join(failed)}")

@@ -1,7 +1,7 @@
 """Multi-process runs on CPU with gloo: DDP training, tile-sharded sampling and rendering, failures.
 
 Each test starts 2 ranks through torchrun (``python -m torch.distributed.run`` or ``infd --nproc``) and
-compares them with one process run in this one.
+compares them with one process run in this one, on one thread as the ranks are.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,17 @@ from infd_core.cli.main import run_cli
 
 WORKER = Path(__file__).parent / "ddp_worker.py"
 RENDER_CONFIG = '{"feature_channels": 4, "hidden_channels": 8, "residual_blocks": 1, "gemm_chunk": 256}'
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread() -> Iterator[None]:
+    """This process runs the single-process references with the ranks' thread count (OMP_NUM_THREADS=1):
+    "the same bytes" then compares the same computation, since how a CPU splits a float reduction or a
+    matrix product over threads may change its rounding."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -138,7 +150,6 @@ NEW = ["infd", "infbrush"]
 @pytest.fixture(scope="module")
 def one_process(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """INFD and ∞-Brush trained in this process with the whole global batch at once."""
-    torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("one")
     train(str(out), NEW)
     return out

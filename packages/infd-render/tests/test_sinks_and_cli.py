@@ -26,6 +26,7 @@ def test_zarr_sink_equals_whole_render(tmp_path):
     TiledRenderer(renderer, 16).render_to_sink(sink, feats, size)
     assert sink.finalize()
     stored = np.asarray(zarr.open_group(str(tmp_path / "out.zarr"), mode="r")["0"][:])
+    # bit-exact by construction: fixed-shape products and an exact SiLU (infd_render.layers)
     assert np.array_equal(stored, to_dtype(render_whole(renderer, feats, size), np.uint8))
 
 

@@ -18,8 +18,13 @@ DT = torch.float64
 
 
 def _rows_times(rows: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
-    """rows @ matrix (row-wise; for these small shapes a row's result does not depend on the batch)."""
-    return rows @ matrix
+    """rows @ matrix as a sum of rank-one terms in a fixed order (elementwise ops only), so that a row's
+    result has the same bits in any batch: a BLAS matmul's rounding depends on the number of rows on some
+    CPUs (MKL picks its kernel by shape), which made a batch differ from its halves."""
+    out = rows[:, :1] * matrix[0]
+    for k in range(1, matrix.shape[0]):
+        out = out + rows[:, k : k + 1] * matrix[k]
+    return out
 
 
 class GaussianDenoiser:

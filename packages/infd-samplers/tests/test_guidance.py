@@ -98,7 +98,7 @@ def test_replacement_conditioning_matches_gp_regression():
     regressor = GaussianProcessRegressor(RBF(0.1, "fixed"), alpha=1e-6, optimizer=None)
     regressor.fit(coords[observed].numpy(), values[observed].numpy())
     posterior = torch.as_tensor(regressor.predict(coords[~observed].numpy()), dtype=DT)
-    assert torch.equal(out[:, observed], values[observed].expand(2000, -1))
+    assert torch.equal(out[:, observed], values[observed].expand(2000, -1))  # last step: 1·y + 0·n = y
     error = (out[:, ~observed].mean(0) - posterior).abs()
     assert float(error.max()) < 0.1, error
     unconditioned = ddpm(
@@ -128,6 +128,7 @@ def test_free_steps_release_the_conditioning():
             guidance=guidance,
         )
 
+    # every step free: the guidance hands back x_next untouched, so the computation is the same
     assert torch.equal(run(ReplacementConditioning(mask, obs, free_steps=50)), run(None))
     soft = run(ReplacementConditioning(mask, obs, free_steps=10))
     assert not torch.equal(soft[:, observed], obs[observed].expand(16, -1, -1))

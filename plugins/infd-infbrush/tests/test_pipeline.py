@@ -35,7 +35,8 @@ def test_conditional_samples_follow_the_requested_class(trained, tmp_path):
     difference = bright - dark
     assert np.sum(difference > 0) >= len(difference) - 1, (dark, bright)
     assert difference.mean() > 0.08, (dark, bright)
-    # w = 0 is the unconditional model: the requested class then makes no difference at all
+    # w = 0 is the unconditional model: the requested class then makes no difference at all (bit for
+    # bit: only the null condition is evaluated, the same computation for both classes)
     a = _sample_means(
         checkpoint, tmp_path / "u0", "config.sampling.classes=[0]", "config.sampling.guidance_scale=0", num=2
     )

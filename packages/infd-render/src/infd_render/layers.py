@@ -6,7 +6,9 @@
 * :class:`ChannelLayerNorm` normalises each pixel over its channels: no spatial statistics.
 * :func:`exact_silu` avoids torch's ``exp``, whose last bits depend on the tensor's size.
 * :func:`fixed_rows` evaluates a row-wise function in calls of one fixed number of rows, so matrix
-  products never switch kernels (e.g. to a matrix-vector path for few rows) between tile shapes.
+  products never switch kernels (e.g. to a matrix-vector path for few rows) between tile shapes; their
+  weights are contiguous ``(K, N)`` matrices, since MKL's AVX2 kernels for a transposed weight round a row
+  by its position in the call.
 """
 
 from __future__ import annotations

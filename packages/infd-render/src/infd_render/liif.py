@@ -50,7 +50,20 @@ class LIIFRenderer(nn.Module):
 
     def _decode(self, query: torch.Tensor) -> torch.Tensor:
         rows = query.reshape(-1, query.shape[-1]).to(self.mlp[0].weight.dtype)
-        return fixed_rows(self.mlp, rows, self.config.chunk_size).reshape(*query.shape[:-1], -1)
+        # each Linear as addmm(bias, rows, Wᵀ) with Wᵀ contiguous: with F.linear's transposed weight,
+        # MKL's AVX2 kernels round a row differently by its position in the call (tiles ≠ whole image)
+        steps = [(m.bias, m.weight.t().contiguous()) if isinstance(m, nn.Linear) else m for m in self.mlp]
+
+        def mlp(block: torch.Tensor) -> torch.Tensor:
+            for step in steps:
+                if isinstance(step, tuple):
+                    bias, matrix = step
+                    block = block @ matrix if bias is None else torch.addmm(bias, block, matrix)
+                else:
+                    block = step(block)
+            return block
+
+        return fixed_rows(mlp, rows, self.config.chunk_size).reshape(*query.shape[:-1], -1)
 
     def render_prepared(
         self, features: torch.Tensor, coords: torch.Tensor, cells: torch.Tensor

@@ -4,7 +4,9 @@ was drawn in, the tile order or the number of ranks (EDM-style per-seed generato
 Every sampler accepts ``generator=[g_0, ..., g_{B-1}]``: each random draw is then made sample by sample
 from that sample's generator. Derive them with ``infd_core.seeding.derive_generator(seed, "sample", i)``
 (:func:`sample_generators`); :func:`sample_batch` also draws the initial noise that way, so sampling
-indices 0..7 at once equals sampling 0..3 and 4..7 separately and concatenating.
+indices 0..7 at once equals sampling 0..3 and 4..7 separately and concatenating: bit for bit when the
+denoiser's arithmetic for one sample does not depend on the batch, otherwise to float rounding (a
+network's matrix products and vectorised kernels may round differently for another batch size).
 """
 
 from __future__ import annotations
