@@ -18,6 +18,7 @@ from infd_infd.layout import ImageTextEncoder, LayoutLoss, check_layout, load_cl
 from infd_infd.rendering import box_grid
 from infd_infd.sampling import sample_latents
 from infd_infd.training import linear_schedule
+from infd_measures import DiscreteSchedule
 from infd_render import cell_grid, coordinate_grid
 from infd_samplers import posterior_sampling
 
@@ -56,7 +57,7 @@ def _similarities(folder) -> np.ndarray:
 class GaussianLatentPrior(torch.nn.Module):
     """The exact ε-denoiser of N(0, I) latents, ε̂(z_t, t) = σ_t z_t (no training, smooth in z)."""
 
-    def __init__(self, schedule) -> None:
+    def __init__(self, schedule: DiscreteSchedule) -> None:
         super().__init__()
         self.schedule = schedule
         self.anchor = torch.nn.Parameter(torch.zeros(()))  # sample_latents reads the device from it
