@@ -65,6 +65,9 @@ class WholeSet:
 
 Rect = tuple[int, int, int, int]  # top, bottom, left, right
 
+#: pixels (times the batch) per tile: 2^20 keeps a tile's features of a tiny model around 100 MB
+DEFAULT_TILE_POINTS = 1 << 20
+
 
 class GridTiles:
     """Every pixel of ``batch_size`` images of ``grid``, in tiles of at most ``tile_points`` pixels.
@@ -81,7 +84,7 @@ class GridTiles:
         batch_size: int,
         grid: tuple[int, int],
         halo: int,
-        tile_points: int = 1 << 20,
+        tile_points: int = DEFAULT_TILE_POINTS,
         device: torch.device | str = "cpu",
     ) -> None:
         if batch_size < 1 or min(grid) < 1 or halo < 0 or tile_points < 1:

@@ -32,6 +32,7 @@ from infd_sparse import (
     grid_to_sparse,
     normalise_splat,
 )
+from infd_sparse.evaluation import DEFAULT_TILE_POINTS
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
@@ -74,7 +75,7 @@ class InftyDiffDenoiser(KernelGeometry, nn.Module):
         nbrs = neighbours if neighbours is not None else self.neighbours(points)
         return self.encoder(WholeSet(points, nbrs), values, self.kernel_scale(points.grid))
 
-    def encode_grid(self, images: torch.Tensor, tile_points: int = 1 << 20) -> torch.Tensor:
+    def encode_grid(self, images: torch.Tensor, tile_points: int = DEFAULT_TILE_POINTS) -> torch.Tensor:
         """Latent vectors of whole images ``[B, C, H, W]``, tile by tile (any size)."""
         if self.encoder is None:
             raise ValueError("this model has no encoder (model.latent_dim is 0)")

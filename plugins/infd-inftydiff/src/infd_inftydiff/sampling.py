@@ -23,10 +23,7 @@ from infd_measures.mollifier import GaussianMollifier
 from infd_samplers import ddim
 from infd_samplers.progress import StepCallback
 from infd_sparse import resized_kernel_size
-
-#: pixels (times the batch) per tile of the full-grid evaluation: 2^20 keeps a tile's features of the
-#: tiny model around 100 MB
-DEFAULT_TILE_POINTS = 1 << 20
+from infd_sparse.evaluation import DEFAULT_TILE_POINTS
 
 
 class GridDenoiser:
