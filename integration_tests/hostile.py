@@ -63,7 +63,8 @@ def run_capped(
         env=environment,
         preexec_fn=_cap(memory),
     )
-    return CappedResult(tuple(args), result.returncode, result.stdout, result.stderr, time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    return CappedResult(tuple(args), result.returncode, result.stdout, result.stderr, seconds)
 
 
 def assert_one_line_error(result: CappedResult, code: int, *fragments: str) -> None:
@@ -71,7 +72,8 @@ def assert_one_line_error(result: CappedResult, code: int, *fragments: str) -> N
     where = f"infd {' '.join(result.args)}\nexit {result.returncode}\nstderr:\n{result.stderr[-3000:]}"
     assert "Traceback" not in result.stderr, where
     assert result.returncode == code, where
-    errors = [line for line in result.stderr.splitlines() if line.lower().startswith(("error", "infd: error"))]
+    lines = result.stderr.splitlines()
+    errors = [line for line in lines if line.lower().startswith(("error", "infd: error"))]
     assert len(errors) == 1, where
     for fragment in fragments:
         assert fragment.lower() in errors[0].lower(), where
