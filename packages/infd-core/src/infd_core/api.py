@@ -58,16 +58,18 @@ class LoadedPipeline:
         seed: int | None = None,
         out: str | None = None,
         resume: bool = False,
+        overwrite: bool = False,
         force: bool = False,
     ) -> list[torch.Tensor] | list[str]:
         """Draw ``num`` samples at ``size`` (default: the training size). Without ``out``, returns one
         tensor per image written (``(C, H, W)``, uint8 or float32 as stored); with ``out`` (a path or
         URL, e.g. ``samples.ome.zarr`` or a folder) the outputs stay there and their paths are returned.
-        ``seed`` defaults to the checkpoint's; the same seed gives the same samples. A run whose estimated
-        memory or disk exceeds the machine's is refused unless ``force``."""
+        ``seed`` defaults to the checkpoint's; the same seed gives the same samples. An ``out`` holding
+        samples of other settings is refused unless ``overwrite``; one of the same settings is continued.
+        A run whose estimated memory or disk exceeds the machine's is refused unless ``force``."""
         sizes = [size] if isinstance(size, int) else list(size) if size is not None else None
         settings = {"checkpoint": self.checkpoint, "num_samples": num, "size": sizes, "resume": resume}
-        settings["force"] = force
+        settings |= {"force": force, "overwrite": overwrite}
         if out is not None:
             return self._run(settings | {"out": out}, seed)
         with tempfile.TemporaryDirectory(prefix="infd-samples-") as folder:
@@ -87,7 +89,7 @@ class LoadedPipeline:
         run: RunConfig = resolve_run_config(data, self.runner.registry, source="sample()")
         self.pipeline.context.run = run
         self.runner.preflight(self.pipeline)
-        return self.runner.write_samples(self.pipeline)
+        return self.runner.claimed_samples(self.pipeline, self.checkpoint)
 
     def __repr__(self) -> str:
         return f"LoadedPipeline({self.name!r}, checkpoint={self.checkpoint!r}, device={str(self.device)!r})"
@@ -111,7 +113,7 @@ def load_pipeline(
 
     runner = Runner(manager or get_plugin_manager(), progress=TqdmProgress() if progress else None)
     run = runner.config_from_checkpoint(checkpoint, [f"device={device}", *overrides])
-    pipeline = runner.build(run, create_output=False)
+    pipeline = runner.build(run)
     restore(pipeline, checkpoint)
     return LoadedPipeline(pipeline, checkpoint, runner)
 

@@ -19,7 +19,15 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from infd_core.config_files import apply_overrides, format_location, load_config_file
 from infd_core.devices import validate_device_name
@@ -45,6 +53,9 @@ class TrainSettings(StrictModel):
 
     enabled: bool = True
     resume: str | None = Field(None, description="checkpoint folder or URL to resume training from")
+    overwrite: bool = Field(
+        False, description="replace an output folder that holds a training run of other settings"
+    )
 
 
 class SampleSettings(StrictModel):
@@ -56,8 +67,11 @@ class SampleSettings(StrictModel):
     num_samples: int = Field(1, ge=1)
     out: str | None = Field(None, description="output path or URL (default: <output>/samples)")
     resume: bool = Field(
-        False, description="continue an interrupted output store (skip its done tiles), not replace it"
+        False,
+        description="continue an interrupted output (kept whole where its settings match; the default "
+        "for a rerun of the same settings)",
     )
+    overwrite: bool = Field(False, description="replace an output that holds samples of other settings")
     force: bool = Field(
         False, description="sample even where the estimated memory or disk exceeds what the machine has"
     )
@@ -68,6 +82,12 @@ class SampleSettings(StrictModel):
         if size is not None and (not size or any(s <= 0 for s in size)):
             raise ValueError("every size must be a positive integer")
         return size
+
+    @model_validator(mode="after")
+    def _resume_or_overwrite(self) -> SampleSettings:
+        if self.resume and self.overwrite:
+            raise ValueError("resume and overwrite exclude each other: continue the output or replace it")
+        return self
 
 
 class RunConfig(StrictModel):

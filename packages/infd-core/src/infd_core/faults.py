@@ -2,13 +2,15 @@
 
 ``INFD_FAIL_AT=POINT:RANK:COUNT`` (e.g. ``tile:1:2``) makes rank ``RANK`` raise :class:`InjectedFault`
 when :func:`fault_point` is reached for the ``COUNT``-th time (counting from 0) at ``POINT``;
-``POINT:RANK:COUNT:exit`` makes it ``os._exit(17)`` instead, as a crash would. Unset, it costs nothing.
+``POINT:RANK:COUNT:exit`` makes it ``os._exit(17)`` instead, as a crash would, and ``POINT:RANK:COUNT:kill``
+sends it SIGKILL (``kill -9``: no clean-up of any kind runs). Unset, it costs nothing.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 
 from infd_core.distributed import launch_rank
 
@@ -38,4 +40,6 @@ def fault_point(point: str) -> None:
     logger.error(message)
     if len(parts) > 3 and parts[3] == "exit":
         os._exit(17)
+    if len(parts) > 3 and parts[3] == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
     raise InjectedFault(message)

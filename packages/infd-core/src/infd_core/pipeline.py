@@ -35,6 +35,9 @@ class RunContext:
     registry: Registry
     hooks: Any
     progress: ProgressCallback | None = None
+    #: the fingerprint of the sample output being written (set by the runner before ``sample``); give it
+    #: to every store written (``TiledWriter(provenance=...)``) so each one records what made it
+    provenance: dict[str, Any] | None = None
 
     @property
     def output(self) -> str:
@@ -93,6 +96,10 @@ class Pipeline(abc.ABC):
     #: True when :meth:`sample` shares its work among the ranks of a distributed run (every rank calls
     #: it); False: the runner lets rank 0 sample alone while the other ranks wait.
     distributed_sampling: ClassVar[bool] = False
+    #: Dotted keys (or sections) of the pipeline config that do not bind a training folder: sampling
+    #: settings, and the step count a resumed run may raise to train longer; a change to any other key
+    #: of a training folder's config is refused.
+    resume_settings: ClassVar[tuple[str, ...]] = ("sampling",)
 
     def __init__(self, config: BaseModel, context: RunContext) -> None:
         self.config = config
@@ -105,6 +112,13 @@ class Pipeline(abc.ABC):
     @abc.abstractmethod
     def sample(self, out: str) -> list[str]:
         """Sample as ``context.run.sample`` asks, write to ``out``; returns the paths written."""
+
+    def provenance_config(self) -> Any:
+        """The config part of a sample output's fingerprint (JSON-ready): by default the whole pipeline
+        config; a pipeline may narrow it to what changes its samples."""
+        if isinstance(self.config, BaseModel):
+            return self.config.model_dump(mode="json")
+        return self.config
 
     def resource_estimate(self, out: str) -> ResourceEstimate | None:
         """Estimated peak memory and disk of :meth:`sample` (None: no estimate; nothing is checked).

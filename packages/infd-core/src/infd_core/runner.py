@@ -15,11 +15,17 @@ from infd_core.devices import resolve_device
 from infd_core.distributed import barrier, current, gather_lists, init_distributed
 from infd_core.errors import CheckpointMismatchError, InfdError, PluginError, UsageError
 from infd_core.events import ProgressCallback
-from infd_core.outputs import ensure_writable_dir
 from infd_core.pipeline import Pipeline, RunContext
 from infd_core.plugins import InfdPluginManager, get_plugin_manager
 from infd_core.preflight import check_resources
 from infd_core.registry import Registry, import_object
+from infd_core.run_claims import (
+    claim_on_main,
+    claimed,
+    sample_fingerprint,
+    training_fingerprint,
+    training_ignores,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -50,9 +56,9 @@ class Runner:
         """Read and validate a run config file."""
         return load_run_config(path, self.registry, overrides)
 
-    def build(self, run: RunConfig, *, create_output: bool = True) -> Pipeline:
-        """Choose the device, join the process group, build the pipeline and (``create_output``) check
-        and create the output folder."""
+    def build(self, run: RunConfig) -> Pipeline:
+        """Choose the device, join the process group and build the pipeline (nothing is written: the
+        output locations are claimed by :meth:`train` and :meth:`sample`, after their checks)."""
         spec = self.registry.get("pipelines", run.pipeline)
         device = resolve_device(run.device, local_rank=current().local_rank)  # each rank its own GPU
         dist_info = init_distributed(device)
@@ -63,79 +69,99 @@ class Runner:
                 f"pipeline {spec.name!r} ({spec.distribution}): factory returned "
                 f"{type(pipeline).__name__}, not an infd_core.pipeline.Pipeline"
             )
-        if create_output:
-            _create_output(pipeline)
-        return pipeline
-
-    def _build_restored(self, run: RunConfig, checkpoint: str | None) -> Pipeline:
-        """The pipeline with ``checkpoint`` loaded, then its output folder: a checkpoint that does not fit
-        the config is an error before anything is written."""
-        pipeline = self.build(run, create_output=False)
-        if checkpoint is not None:
-            restore(pipeline, checkpoint)
-        _create_output(pipeline)
         return pipeline
 
     def train(self, run: RunConfig) -> RunResult:
-        """Train (from ``train.resume`` if set), then save the checkpoint to ``<output>/checkpoint``."""
-        return self._train(self._build_restored(run, run.train.resume))
+        """Train (from ``train.resume`` if set), then save the checkpoint to ``<output>/checkpoint``.
+
+        The checkpoint is checked against the config, then the output folder is claimed (refused when
+        it holds a training run of other settings or another process is training into it), before any
+        work."""
+        pipeline = self.build(run)
+        if run.train.resume is not None:
+            restore(pipeline, run.train.resume)
+        return self._train(pipeline)
 
     def _train(self, pipeline: Pipeline) -> RunResult:
-        metrics = dict(pipeline.train())
-        tensors, meta = pipeline.state()
-        url = pipeline.context.save_checkpoint(tensors, meta, step=meta.get("step"))
+        run = pipeline.context.run
+        claim = claim_on_main(
+            run.output, training_fingerprint(pipeline), kind="training run",
+            overwrite=run.train.overwrite, ignore=training_ignores(pipeline),
+        )  # fmt: skip
+        with claimed(claim):
+            metrics = dict(pipeline.train())
+            tensors, meta = pipeline.state()
+            url = pipeline.context.save_checkpoint(tensors, meta, step=meta.get("step"))
         logger.info("checkpoint written to %s", url)
         return RunResult(url, [], metrics)
 
     def sample(self, run: RunConfig) -> RunResult:
-        """Load the checkpoint (the run's own unless ``sample.checkpoint``) and sample."""
-        pipeline = self.build(run, create_output=False)
+        """Load the checkpoint (the run's own unless ``sample.checkpoint``) and sample.
+
+        Before any work: the resource estimate, the weights (checked against the config), then the
+        output's claim (its provenance and lock)."""
+        pipeline = self.build(run)
         url = run.sample.checkpoint
         if url is None and pipeline.requires_checkpoint:
             url = pipeline.context.checkpoint_url
         self.preflight(pipeline)
         if url is not None:
             restore(pipeline, url)
-        _create_output(pipeline)
-        return RunResult(url, self.write_samples(pipeline), {})
+        return RunResult(url, self.claimed_samples(pipeline, url), {})
+
+    def claimed_samples(self, pipeline: Pipeline, checkpoint: str | None) -> list[str]:
+        """Claim the sample output for the fingerprint of ``checkpoint`` (already loaded), then sample."""
+        run = pipeline.context.run
+        fingerprint = sample_fingerprint(pipeline, checkpoint)
+        claim = claim_on_main(
+            self.sample_out(pipeline), fingerprint, kind="samples", overwrite=run.sample.overwrite
+        )
+        with claimed(claim):
+            pipeline.context.provenance = fingerprint
+            return self.write_samples(pipeline)
 
     def run(self, run: RunConfig) -> RunResult:
         """Train (if enabled), then sample (if enabled) with the same pipeline object."""
         if not (run.train.enabled or run.sample.enabled):
             raise UsageError("nothing to do: both train.enabled and sample.enabled are false")
-        pipeline = self.build(run, create_output=False)
+        pipeline = self.build(run)
         url = run.sample.checkpoint  # after training, the trained weights are already in memory
         if url is None and not run.train.enabled and pipeline.requires_checkpoint:
             url = pipeline.context.checkpoint_url
-        if run.sample.enabled and not run.train.enabled:
-            self.preflight(pipeline)
-        first = run.train.resume if run.train.enabled else url
-        if first is not None:  # checked before the output folder is made
-            restore(pipeline, first)
-        _create_output(pipeline)
-        result = self._train(pipeline) if run.train.enabled else RunResult(None, [], {})
-        if not run.sample.enabled:
-            return result
-        if run.train.enabled:
+        if not run.train.enabled:
             self.preflight(pipeline)
             if url is not None:
                 restore(pipeline, url)
-        return dataclasses.replace(result, samples=self.write_samples(pipeline))
+            return RunResult(url, self.claimed_samples(pipeline, url), {})
+        if run.train.resume is not None:  # checked before the output folder is made
+            restore(pipeline, run.train.resume)
+        result = self._train(pipeline)
+        if not run.sample.enabled:
+            return result
+        self.preflight(pipeline)
+        if url is not None:
+            restore(pipeline, url)
+        samples = self.claimed_samples(pipeline, url or result.checkpoint)
+        return dataclasses.replace(result, samples=samples)
 
     def preflight(self, pipeline: Pipeline) -> None:
         """Refuse a sampling run whose estimated memory or disk exceeds the machine's (unless
         ``sample.force``), before weights are loaded or anything of the output's size is allocated."""
         run = pipeline.context.run
-        out = run.sample.out or f"{pipeline.context.output}/samples"
+        out = self.sample_out(pipeline)
         estimate = pipeline.resource_estimate(out)
         if estimate is not None:
             check_resources(estimate, out, str(pipeline.context.device), run.sample.force)
 
+    @staticmethod
+    def sample_out(pipeline: Pipeline) -> str:
+        """The run's ``sample.out`` (default ``<output>/samples``)."""
+        return pipeline.context.run.sample.out or f"{pipeline.context.output}/samples"
+
     def write_samples(self, pipeline: Pipeline) -> list[str]:
-        """Sample a built (and restored) pipeline into its run's ``sample.out`` (default
-        ``<output>/samples``); returns the paths written, gathered from every rank."""
-        run = pipeline.context.run
-        out = run.sample.out or f"{pipeline.context.output}/samples"
+        """Sample a built (and restored) pipeline into :meth:`sample_out`; returns the paths written,
+        gathered from every rank. (The runner's :meth:`sample` claims the output first.)"""
+        out = self.sample_out(pipeline)
         dist_info = pipeline.context.dist
         if pipeline.distributed_sampling or not dist_info.distributed:
             return list(pipeline.sample(out))
@@ -177,11 +203,6 @@ class Runner:
         except Exception as exc:
             raise PluginError(f"demo of {spec.name!r} ({spec.distribution}) failed to load: {exc}") from exc
         return dict(config)
-
-
-def _create_output(pipeline: Pipeline) -> None:
-    if pipeline.context.dist.is_main:
-        ensure_writable_dir(pipeline.context.run.output)
 
 
 def load_pipeline_checkpoint(url: str, pipeline: str) -> Checkpoint:

@@ -19,6 +19,7 @@ _EXPORTS = {
     "downsample_2x": "infd_io.downsample",
     "store_info": "infd_io.store_info",
     "read_region": "infd_io.store_info",
+    "is_finished_store": "infd_io.store_info",
     "write_preview": "infd_io.export",
     "export_image": "infd_io.export",
     "preview_path": "infd_io.naming",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -25,8 +26,36 @@ _SWAPPING_ORIENTATIONS = (5, 6, 7, 8)
 _ORIENTATION_TAG = 0x0112
 
 
+#: environment variable that sets the largest image (in pixels) infd decodes
+MAX_PIXELS_VAR = "INFD_MAX_IMAGE_PIXELS"
+DEFAULT_MAX_PIXELS = 1 << 26  # 67 megapixels: 805 MB as float32 RGB, before any model sees it
+
+
 class ImageReadError(Exception):
     """A file that should be an image cannot be decoded."""
+
+
+def max_image_pixels() -> int:
+    """The pixel limit for decoded images (``INFD_MAX_IMAGE_PIXELS``, default 2^26)."""
+    text = os.environ.get(MAX_PIXELS_VAR, "")
+    try:
+        value = int(text) if text else DEFAULT_MAX_PIXELS
+    except ValueError:
+        raise UsageError(f"{MAX_PIXELS_VAR}={text!r}: must be a whole number of pixels") from None
+    if value < 1:
+        raise UsageError(f"{MAX_PIXELS_VAR}={text!r}: must be positive")
+    return value
+
+
+def check_pixels(width: int, height: int) -> None:
+    """Refuse an image larger than :func:`max_image_pixels` (checked from its header, before decoding:
+    a small compressed file can hold a huge, memory-exhausting image)."""
+    limit = max_image_pixels()
+    if width * height > limit:
+        raise ImageReadError(
+            f"{width}x{height} is {width * height:,} pixels, more than the limit of {limit:,} "
+            f"(set {MAX_PIXELS_VAR} to allow larger images)"
+        )
 
 
 def list_files(root: str) -> tuple[Any, list[str]]:
@@ -61,6 +90,7 @@ def probe_image(fs: Any, path: str, verify: bool = True) -> tuple[int, int]:
     try:
         with fs.open(path, "rb") as handle, Image.open(handle) as image:
             width, height = image.size
+            check_pixels(width, height)
             orientation = image.getexif().get(_ORIENTATION_TAG, 1)
         if verify:
             with fs.open(path, "rb") as handle, Image.open(handle) as image:
@@ -74,6 +104,7 @@ def decode_image(data: bytes, channels: int = 3) -> np.ndarray:
     """(channels, height, width) float32 in [0, 1]; 16-bit and float images keep their precision."""
     try:
         with Image.open(io.BytesIO(data)) as opened:
+            check_pixels(*opened.size)  # from the header, before decoding
             opened.load()
             image = ImageOps.exif_transpose(opened)
             if image.mode in _HIGH_BIT_MODES:

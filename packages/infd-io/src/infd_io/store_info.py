@@ -7,12 +7,15 @@ Works on any OME-NGFF 0.4/0.5 image group; the completion counts need the record
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import zarr
 
-from infd_core.errors import UsageError
+from infd_core.errors import OutputError, UsageError
+from infd_core.output_claims import read_record
+from infd_core.provenance import differences
 from infd_io.completion import CompletionRecord
 from infd_io.ngff import read_image_attributes
 from infd_io.zarr_store import RECORD_GROUP, read_record_layout, zarr_store
@@ -42,6 +45,8 @@ class StoreInfo:
     levels: tuple[LevelInfo, ...]
     tile_size: int | None
     compression: str | None
+    #: the fingerprint of the run that wrote it (``infd-output.json``), None when it has none
+    provenance: dict[str, Any] | None = None
 
     @property
     def complete(self) -> bool | None:
@@ -70,6 +75,10 @@ class StoreInfo:
             lines.append(f"  level {level.path}: {level.shape}, chunks {level.chunks}{shards}, {done}")
         complete = {True: "complete", False: "incomplete", None: "unknown (no infd tile record)"}
         lines.append(f"  completion: {complete[self.complete]}")
+        if self.provenance is not None:
+            made = self.provenance
+            shown = {k: made[k] for k in ("pipeline", "seed", "size", "checkpoint") if k in made}
+            lines.append("  made by: " + ", ".join(f"{k} {v}" for k, v in shown.items()))
         return "\n".join(lines)
 
 
@@ -117,7 +126,29 @@ def store_info(url: str) -> StoreInfo:
         levels=tuple(levels),
         tile_size=layout.tile_size if layout else None,
         compression=layout.compression if layout else None,
+        provenance=_provenance(url),
     )
+
+
+def _provenance(url: str) -> dict[str, Any] | None:
+    try:
+        record = read_record(url)
+    except OutputError:
+        return None
+    return None if record is None else record["fingerprint"]
+
+
+def is_finished_store(url: str, provenance: Mapping[str, Any] | None = None) -> bool:
+    """Whether ``url`` holds a complete store written by the tiled writer (and, with ``provenance``,
+    recorded with that same fingerprint): such an image need not be computed again."""
+    try:
+        info = store_info(url)
+        record = read_record(url) if provenance is not None else None
+    except (UsageError, OutputError):
+        return False
+    if provenance is not None and (record is None or differences(record["fingerprint"], provenance)):
+        return False
+    return info.complete is True
 
 
 def open_level(url: str, level: int = 0) -> Any:

@@ -21,7 +21,7 @@ import concurrent.futures
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -59,6 +59,9 @@ class TiledWriter:
     layout resumes it; a different layout is refused unless ``overwrite``. Up to ``cache_tiles``
     tiles' worth of downsampled tiles are kept so parents need not read their children back. ``name``
     (the multiscales name) defaults to the store's: ``.../sample-003.ome.zarr`` -> ``sample-003``.
+    ``provenance`` (a fingerprint of what produced the image, see :mod:`infd_core.provenance`) is
+    recorded in the store before any tile; reopening a store recorded with another fingerprint is
+    refused (naming the differing keys) unless ``overwrite``, so two runs' tiles never mix.
     """
 
     def __init__(
@@ -81,6 +84,7 @@ class TiledWriter:
         rank: int = 0,
         cache_tiles: float = 8.0,
         eager_pyramid: bool = True,
+        provenance: Mapping[str, Any] | None = None,
     ) -> None:
         layout = make_layout(shape, dtype, chunks, levels, tile_size, ngff_version, compression)
         attributes = self._attributes(layout, name or store_name(url), channel_names, value_range)
@@ -91,7 +95,7 @@ class TiledWriter:
         self.progress = progress
         self.rank = rank
         self.eager_pyramid = eager_pyramid
-        self._store, self.resumed = open_or_create_store(self.url, layout, attributes, overwrite)
+        self._store, self.resumed = open_or_create_store(self.url, layout, attributes, overwrite, provenance)
         self.record = CompletionRecord(self._store.record, fresh=not self.resumed)
         if self.resumed:
             remove_partial_files(self.url)

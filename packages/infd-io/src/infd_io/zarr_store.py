@@ -17,6 +17,7 @@ import dataclasses
 import os
 import re
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import numcodecs
@@ -24,6 +25,7 @@ import zarr
 from zarr.codecs import BloscCodec, BloscShuffle
 
 from infd_core.errors import OutputError
+from infd_core.output_claims import check_record, is_claim_file, write_record
 from infd_core.outputs import filesystem, is_local
 from infd_io.layout import StoreLayout
 
@@ -103,7 +105,12 @@ def _create_record(group: Any, layout: StoreLayout) -> list[Any]:
 
 def create_image_store(url: str, layout: StoreLayout, attributes: dict[str, Any]) -> ImageStore:
     """Write the group metadata, every level array and the empty record (no tile data yet)."""
-    group = zarr.open_group(zarr_store(url), mode="w-", zarr_format=layout.zarr_format, attributes=attributes)
+    fs, path = filesystem(url)
+    # "w-" refuses a folder with any file in it; a run's claim files (record, lock) may already be
+    # there: "a" creates the group beside them (and a group made meanwhile by another process makes
+    # the arrays' creation fail, as "w-" would)
+    mode = "a" if fs.exists(path) and fs.ls(path, detail=False) else "w-"
+    group = zarr.open_group(zarr_store(url), mode=mode, zarr_format=layout.zarr_format, attributes=attributes)
     levels = [_create_level_array(group, level, layout) for level in range(layout.levels)]
     record = _create_record(group, layout)
     return ImageStore(url, layout, group, levels, record)
@@ -161,17 +168,24 @@ def remove_partial_files(url: str, older_than: float = 60.0) -> int:
 
 
 def _is_nonempty_dir(fs: Any, path: str) -> bool:
-    return bool(fs.exists(path) and fs.isdir(path) and fs.ls(path, detail=False))
+    """Whether ``path`` is a folder with content (a run's claim files alone do not count)."""
+    if not (fs.exists(path) and fs.isdir(path)):
+        return False
+    return any(not is_claim_file(os.path.basename(p.rstrip("/"))) for p in fs.ls(path, detail=False))
 
 
 def _remove(fs: Any, path: str, keep_root: bool) -> None:
-    """Remove ``path`` (or only what is inside it); best effort, used to undo a failed creation."""
+    """Remove ``path`` (or only what is inside it); best effort, used to undo a failed creation. A run's
+    claim files (its provenance record and lock) stay, and with them the folder."""
     try:
         if not fs.exists(path):
             return
-        if keep_root:
-            for child in fs.ls(path, detail=False):
-                fs.rm(child, recursive=True)
+        children = fs.ls(path, detail=False)
+        claimed = [c for c in children if is_claim_file(os.path.basename(c.rstrip("/")))]
+        if keep_root or claimed:
+            for child in children:
+                if child not in claimed:
+                    fs.rm(child, recursive=True)
         else:
             fs.rm(path, recursive=True)
     except OSError:  # pragma: no cover - nothing more we can do
@@ -179,15 +193,19 @@ def _remove(fs: Any, path: str, keep_root: bool) -> None:
 
 
 def open_or_create_store(
-    url: str, layout: StoreLayout, attributes: dict[str, Any], overwrite: bool
+    url: str,
+    layout: StoreLayout,
+    attributes: dict[str, Any],
+    overwrite: bool,
+    provenance: Mapping[str, Any] | None = None,
 ) -> tuple[ImageStore, bool]:
     """Open the store at ``url`` for resuming, or create it; returns (store, resumed).
 
-    An existing store must have the same layout unless ``overwrite`` (then it is deleted first).
-    A creation that fails part-way removes what it wrote, so no half-made store is left behind.
+    An existing store must have the same layout unless ``overwrite`` (then it is deleted first). With a
+    ``provenance`` fingerprint, the store's record must match it too (or ``overwrite``); a new store gets
+    the record before any tile. A creation that fails part-way removes what it wrote, so no half-made
+    store is left behind.
     """
-    from infd_core.outputs import ensure_writable_dir
-
     fs, path = filesystem(url)
     try:
         existing = _is_nonempty_dir(fs, path)
@@ -195,6 +213,20 @@ def open_or_create_store(
             raise OutputError(f"{url}: exists and is not a folder")
     except OSError as exc:
         raise OutputError(f"{url}: cannot be read: {exc.strerror or exc}") from None
+    if provenance is not None and existing:  # refused here when another run's settings made it
+        check_record(url, provenance, overwrite=overwrite, what="an image")
+    store, resumed = _open_or_create(url, layout, attributes, overwrite, existing)
+    if provenance is not None and not resumed:
+        write_record(url, provenance, kind="image")
+    return store, resumed
+
+
+def _open_or_create(
+    url: str, layout: StoreLayout, attributes: dict[str, Any], overwrite: bool, existing: bool
+) -> tuple[ImageStore, bool]:
+    from infd_core.outputs import ensure_writable_dir
+
+    fs, path = filesystem(url)
     if existing and not overwrite:
         store = open_image_store(url)
         diffs = store.layout.differences(layout)

@@ -73,6 +73,15 @@ def load_features(path: str, key: str | None = None):
     help="Arithmetic of the renderer (bfloat16 runs on GPU tensor cores; tiles stay exact).",
 )
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option(
+    "--force", is_flag=True, help="Render even where the estimated memory or disk exceeds the machine's."
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue an interrupted store (also what a rerun of the same inputs does).",
+)
+@click.option("--overwrite", is_flag=True, help="Replace a store rendered with other inputs or settings.")
 @output_nproc_option
 def render_command(
     features_path: str | None,
@@ -90,18 +99,29 @@ def render_command(
     dtype: str,
     precision: str,
     device: str,
+    force: bool,
+    resume: bool,
+    overwrite: bool,
     nproc: int | None,
 ) -> None:
     """Render features (a .safetensors map, or features.safetensors in --checkpoint) at --size.
 
-    An interrupted store is resumed (its done tiles kept); under torchrun (or with --nproc N) the
-    ranks render disjoint tiles of the one store."""
+    The store records what made it (features, weights, renderer config, size, dtype): an interrupted
+    store of the same inputs is resumed (its done tiles kept), one of other inputs is refused
+    (--overwrite replaces it), as is a store another process is rendering. Under torchrun (or with
+    --nproc N) the ranks render disjoint tiles of the one store."""
     if launch_if_requested(nproc):
         return
+    if resume and overwrite:
+        raise click.UsageError(
+            "--resume and --overwrite exclude each other: continue the store or replace it"
+        )
     import torch
 
     from infd_core.devices import resolve_device
     from infd_core.distributed import init_distributed
+    from infd_core.preflight import check_resources
+    from infd_core.run_claims import claim_on_main, claimed
     from infd_io.export import write_preview
     from infd_io.naming import preview_path
     from infd_render.sinks import ZarrSink
@@ -115,21 +135,64 @@ def render_command(
     )  # every mismatch is found here, before the store exists
     target = resolve_device(device)
     info = init_distributed(target)  # under torchrun the ranks share the tiles of one store
-    renderer = renderer.to(target, getattr(torch, precision)).eval()
-    channels = int(renderer.config.out_channels)
-    sink = ZarrSink.create_shared(
-        out, (height, width), channels, dtype, tile_size=tile_size, chunks=min(256, tile_size)
-    )
-    tiler = TiledRenderer(renderer, tile_size, halo, batch_size=batch_size)
-    written = tiler.render_to_sink(
-        sink, feature_tensor, (height, width), rank=info.rank, world_size=info.world_size
-    )
-    sink.finalize()
+    estimate = render_estimate(renderer, (height, width), dtype, tile_size, halo, batch_size)
+    check_resources(estimate, out, str(target), force)  # before the store exists
+    fingerprint = render_fingerprint(renderer, renderer_name, feature_tensor, (height, width), dtype)
+    fingerprint |= {"precision": precision, "tile_size": tile_size, "halo": halo}
+    claim = claim_on_main(out, fingerprint, kind="render", overwrite=overwrite)
+    with claimed(claim):
+        renderer = renderer.to(target, getattr(torch, precision)).eval()
+        channels = int(renderer.config.out_channels)
+        sink = ZarrSink.create_shared(
+            out, (height, width), channels, dtype, tile_size=tile_size, chunks=min(256, tile_size),
+            provenance=fingerprint,
+        )  # fmt: skip
+        tiler = TiledRenderer(renderer, tile_size, halo, batch_size=batch_size)
+        written = tiler.render_to_sink(
+            sink, feature_tensor, (height, width), rank=info.rank, world_size=info.world_size
+        )
+        sink.finalize()
     if not info.is_main:
         return
     preview = preview or preview_path(out)
     write_preview(out, preview)
     click.echo(f"{out}: {height}x{width}, {written} tiles; preview {preview}")
+
+
+def render_estimate(
+    renderer: Any, size: tuple[int, int], dtype: str, tile_size: int, halo: int | None, batch_size: int
+) -> Any:
+    """Peak memory (a batch of tiles with halos through the renderer's widest layer, ~8 copies) and disk
+    (the store with its pyramid, ≤ 1/3 more, uncompressed) of a render."""
+    from infd_core.preflight import ResourceEstimate
+
+    config = renderer.config
+    widths = getattr(config, "hidden_channels", 256)
+    width = max(widths) if isinstance(widths, (list, tuple)) else int(widths)
+    side = tile_size + 2 * (halo if halo is not None else 16)
+    memory = 600 * 2**20 + batch_size * side * side * width * 4 * 8
+    channels, itemsize = int(config.out_channels), 1 if dtype == "uint8" else 4
+    disk = channels * size[0] * size[1] * itemsize * 4 // 3
+    return ResourceEstimate(memory, disk, f"an image of {channels}×{size[0]}×{size[1]} ({dtype})")
+
+
+def render_fingerprint(
+    renderer: Any, name: str, features: Any, size: tuple[int, int], dtype: str
+) -> dict[str, Any]:
+    """What determines a rendered store's bytes: the features, the renderer (config and weights, be
+    they a checkpoint's or seeded), the size, the stored dtype and the arithmetic."""
+    from infd_core.provenance import tensors_digest, versions_fingerprint
+
+    return {
+        "command": "render",
+        "renderer": name,
+        "renderer_config": renderer.config.model_dump(mode="json"),
+        "weights": tensors_digest(renderer.state_dict()),
+        "features": tensors_digest({"features": features}),
+        "size": list(size),
+        "dtype": dtype,
+        "versions": versions_fingerprint(["infd-core", "infd-render"]),
+    }
 
 
 def checked_inputs(

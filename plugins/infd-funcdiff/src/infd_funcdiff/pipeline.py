@@ -22,6 +22,7 @@ from infd_core.ddp import (
     wrap_ddp,
 )
 from infd_core.pipeline import Pipeline, RunContext
+from infd_core.preflight import ResourceEstimate
 from infd_core.seeding import seeded_global_rng
 from infd_funcdiff.config import FuncDiffConfig, NoiseConfig
 from infd_funcdiff.curves import Curves, MinMaxScaling, grid_points, random_points
@@ -53,6 +54,8 @@ class FuncDiffPipeline(Pipeline):
     """Trains a neural operator to predict the GP noise ξ and samples curves at any points."""
 
     distributed_sampling = True  # ranks take disjoint samples / tiles
+    # sampling settings and the step counts a resumed training run may change (to train longer)
+    resume_settings = ("sampling", "train.steps")
 
     def __init__(self, config: FuncDiffConfig, context: RunContext) -> None:
         super().__init__(config, context)
@@ -161,11 +164,23 @@ class FuncDiffPipeline(Pipeline):
     def sampling_model(self) -> torch.nn.Module:
         return self.ema if self.ema is not None else self.model
 
-    def sample_points(self, num_points: int | None = None, irregular: bool | None = None) -> torch.Tensor:
-        """Where ``sample`` draws: ``run.sample.size[0]`` or the config's count (default: as trained)."""
+    def sample_point_count(self) -> int:
+        """How many points ``sample`` draws: ``run.sample.size[0]`` or the config's (default: as trained)."""
         size = self.context.run.sample.size
-        count = num_points or (size[0] if size else None) or self.config.sampling.num_points
-        count = count or self.train_points or self.config.data.mogp.num_points
+        count = (size[0] if size else None) or self.config.sampling.num_points
+        return count or self.train_points or self.config.data.mogp.num_points
+
+    def resource_estimate(self, out: str) -> ResourceEstimate:
+        """Every curve is held (values, their all-reduced and rescaled copies, the sampler's state and its
+        temporaries: ~8 float32 copies) and saved as float32 coordinates and values."""
+        count, points = self.context.run.sample.num_samples, self.sample_point_count()
+        values = count * points * 4
+        what = f"{count} function{'s' * (count > 1)} at {points} points"
+        return ResourceEstimate(600 * 2**20 + 8 * values, values + points * 4, what)
+
+    def sample_points(self, num_points: int | None = None, irregular: bool | None = None) -> torch.Tensor:
+        """Where ``sample`` draws: ``num_points`` or :meth:`sample_point_count` points."""
+        count = num_points or self.sample_point_count()
         if irregular if irregular is not None else self.config.sampling.irregular:
             return random_points(count, self.context.generator("sample-points", device="cpu"))
         return grid_points(count)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -78,9 +78,13 @@ def stream_strip(
     sampler: Sampler = reverse_sde,
     tile_size: int = 16,
     on_tile_written: Callable[[Any], None] | None = None,
+    provenance: Mapping[str, Any] | None = None,
 ) -> TiledWriter:
     """Generate a strip ``(C, H, width)`` window by window (k = ``columns``) into OME-Zarr ``url``;
-    ``sampler`` (any infd-samplers sampler) denoises each window."""
+    ``sampler`` (any infd-samplers sampler) denoises each window. With ``provenance`` (the run's
+    fingerprint) an interrupted strip of the same fingerprint keeps its written tiles (the windows are
+    computed again, only unwritten tiles are stored) and another run's strip is refused; without it the
+    store is replaced."""
     train_width = _check_columnwise(space, schedule, columns)
     if width < 2:
         raise GudUsageError(f"strip width must be >= 2, got {width}")
@@ -88,8 +92,9 @@ def stream_strip(
     windows = 1 + max(0, math.ceil((width - train_width) / columns))
     chunk = min(tile_size, max(8, 1 << (height - 1).bit_length()))
     writer = TiledWriter(
-        url, (channels, height, width), "uint8", chunks=chunk, tile_size=tile_size, overwrite=True,
-        value_range=(0.0, 255.0), on_tile_written=on_tile_written,
+        url, (channels, height, width), "uint8", chunks=chunk, tile_size=tile_size,
+        overwrite=provenance is None, value_range=(0.0, 255.0), on_tile_written=on_tile_written,
+        provenance=provenance,
     )  # fmt: skip
     tile_rows = math.ceil(height / tile_size)
     decode = _ColumnDecoder(space)

@@ -40,14 +40,16 @@ def write_zarr(
     *,
     tile_size: int = 256,
     on_tile_written: Callable[[Any], None] | None = None,
-    resume: bool = False,
+    provenance: Mapping[str, Any] | None = None,
 ) -> str:
     """A uint8 image ``(C, H, W)`` held in memory (by every rank) to an OME-Zarr store, tile by tile;
-    the ranks of a distributed run write disjoint tiles. ``resume`` keeps an interrupted store's tiles."""
+    the ranks of a distributed run write disjoint tiles. With ``provenance`` (the run's fingerprint) an
+    interrupted store of the same fingerprint keeps its tiles and another run's store is refused;
+    without it the store is replaced."""
     side = min(tile_size, power_of_two_at_least(max(image.shape[1:])))
     writer = open_shared_writer(url, image.shape, "uint8", chunks=min(side, 64), tile_size=side,
-                                overwrite=not resume, value_range=(0.0, 255.0),
-                                on_tile_written=on_tile_written)  # fmt: skip
+                                overwrite=provenance is None, value_range=(0.0, 255.0),
+                                on_tile_written=on_tile_written, provenance=provenance)  # fmt: skip
     write_array_shared(writer, image)
     return url
 

@@ -22,6 +22,7 @@ from infd_core.ddp import (
 )
 from infd_core.distributed import barrier, gather_lists
 from infd_core.pipeline import Pipeline, RunContext
+from infd_core.preflight import ResourceEstimate
 from infd_core.seeding import seeded_global_rng
 from infd_gud.conditioning import gamma_denoiser
 from infd_gud.config import GudConfig
@@ -34,6 +35,7 @@ from infd_gud.space import ComponentSpace
 from infd_gud.training import EMA, sample_draws, score_matching_loss
 from infd_io import BuiltinPhotos
 from infd_io.export import write_preview
+from infd_io.store_info import is_finished_store
 from infd_samplers import ddim, probability_flow, reverse_sde
 
 logger = logging.getLogger(__name__)
@@ -43,6 +45,8 @@ class GudPipeline(Pipeline):
     """GUD (Gerdes et al.): diffusion with component-wise schedules in a chosen basis."""
 
     distributed_sampling = True  # ranks take disjoint samples / tiles
+    # sampling settings and the step counts a resumed training run may change (to train longer)
+    resume_settings = ("sampling", "likelihood", "extension", "training.steps", "training.log_every")
 
     def __init__(self, config: GudConfig, context: RunContext) -> None:
         super().__init__(config, context)
@@ -200,6 +204,24 @@ class GudPipeline(Pipeline):
         barrier()
         return paths
 
+    def resource_estimate(self, out: str) -> ResourceEstimate:
+        """Samples are held together (float32 images, their uint8 copies and the mosaic); a strip is
+        made window by window, so only its width counts, on disk (uint8 store + pyramid + preview)."""
+        size, res = self.context.run.sample.size, self.config.data.resolution
+        channels, count = self.config.data.channels, self.context.run.sample.num_samples
+        strip = self.config.extension.width if self.config.extension.enabled else None
+        if size is not None and len(size) == 2 and size[1] > res:
+            strip = size[1]
+        if strip is not None:
+            window = (
+                64 * channels * res * res * 4
+            )  # a window's state, its noise and the network's activations
+            disk = channels * res * strip * 4 // 3 + channels * res * min(strip, 2048)
+            return ResourceEstimate(600 * 2**20 + window, disk, f"a strip of {channels}×{res}×{strip}")
+        pixels = count * channels * res * res
+        what = f"{count} sample{'s' * (count > 1)} of {channels}×{res}×{res}"
+        return ResourceEstimate(600 * 2**20 + pixels * 4 * 3, pixels * 2, what)
+
     def write_samples(self, folder: Path) -> list[str]:
         """PNGs and a side-by-side OME-Zarr mosaic; ranks generate disjoint batches of samples and
         share the mosaic's tiles, with the same bytes as one process."""
@@ -215,11 +237,14 @@ class GudPipeline(Pipeline):
         paths = [str(write_png(folder / f"sample_{i:04d}.png", images[i])) for i in mine]
         mosaic = images.transpose(1, 2, 0, 3).reshape(images.shape[1], images.shape[2], -1)
         url = str(folder / "samples.zarr")
-        write_zarr(url, mosaic, on_tile_written=ctx.report_tile_written, resume=ctx.run.sample.resume)
+        write_zarr(url, mosaic, on_tile_written=ctx.report_tile_written, provenance=ctx.provenance)
         return [*sorted(gather_lists(paths)), url]
 
     def extend(self, url: str, width: int) -> str:
-        """A strip ``width`` pixels wide by the sliding window, streamed into ``url``."""
+        """A strip ``width`` pixels wide by the sliding window, streamed into ``url`` (a finished strip of
+        the same run's fingerprint is kept as it is)."""
+        if is_finished_store(url, self.context.provenance):
+            return url
         cfg = self.config.extension
         samplers = {
             "sde": reverse_sde, "ddim": ddim,
@@ -230,7 +255,7 @@ class GudPipeline(Pipeline):
             columns=cfg.columns, steps_per_window=cfg.steps_per_window,
             generator=self.context.generator("strip", device="cpu"), window_time=cfg.window_time,
             sampler=samplers[cfg.sampler], tile_size=cfg.tile_size,
-            on_tile_written=self.context.report_tile_written,
+            on_tile_written=self.context.report_tile_written, provenance=self.context.provenance,
         )  # fmt: skip
         return url
 

@@ -26,9 +26,11 @@ from infd_inftydiff import (
     EMA,
     check_size,
     estimate_resources,
+    finished_outputs,
     load_image,
     make_batch,
     optimise,
+    sample_store_url,
     to_uint8,
     write_image,
 )
@@ -44,6 +46,8 @@ class InfBrushPipeline(Pipeline):
     """Conditional mollified diffusion with cross-attention neural operators (Le, Graikos et al., 2024)."""
 
     distributed_sampling = True  # ranks take disjoint batches of samples (one sample: rank 0 alone)
+    # sampling settings and the step counts a resumed training run may change (to train longer)
+    resume_settings = ("sampling", "optim.steps", "optim.log_every", "optim.checkpoint_every")
 
     def __init__(self, config: InfBrushConfig, context: RunContext) -> None:
         super().__init__(config, context)
@@ -113,6 +117,11 @@ class InfBrushPipeline(Pipeline):
         starts = list(range(0, count, cfg.batch_size))
         for start in starts[ctx.dist.rank :: ctx.dist.world_size]:  # ranks take disjoint batches
             indices = list(range(start, min(count, start + cfg.batch_size)))
+            urls = [sample_store_url(out, i) for i in indices]
+            kept = finished_outputs(urls, ctx.provenance)  # a resumed run keeps whole finished batches
+            if kept is not None:
+                written += kept
+                continue
             generators = [ctx.generator("sample", i, device="cpu") for i in indices]
             with torch.no_grad():
                 tokens = model.condition_tokens(conditions[indices[0] : indices[-1] + 1].to(self.device))
@@ -123,9 +132,10 @@ class InfBrushPipeline(Pipeline):
                 callback=self._progress(f"sample {indices[0] + 1}-{indices[-1] + 1}/{count}"),
                 device=self.device,
             )  # fmt: skip
-            for i, image in zip(indices, to_uint8(images), strict=True):
-                url = out if single_store else f"{out.rstrip('/')}/sample-{i:03d}.ome.zarr"
-                written += write_image(image, url, cfg.chunk, ctx.report_tile_written, ctx.dist.rank)
+            for url, image in zip(urls, to_uint8(images), strict=True):
+                written += write_image(
+                    image, url, cfg.chunk, ctx.report_tile_written, ctx.dist.rank, ctx.provenance
+                )
         return sorted(gather_lists(written))
 
     def sample_conditions(self, count: int) -> torch.Tensor:

@@ -14,6 +14,7 @@ from infd_core.checkpoints import Checkpoint, optimizer_state, restore_optimizer
 from infd_core.ddp import MicroBatch, accumulate_gradients, plan_step, wrap_ddp
 from infd_core.errors import UsageError
 from infd_core.pipeline import Pipeline, RunContext
+from infd_core.preflight import ResourceEstimate
 from infd_core.seeding import seeded_global_rng
 from infd_infd.autoencoder import NeuralFieldAutoencoder
 from infd_infd.config import InfdConfig
@@ -42,6 +43,10 @@ class InfdPipeline(Pipeline):
 
     # every rank samples the same latents z (cheap) and renders a disjoint share of each store's tiles
     distributed_sampling = True
+    # sampling settings and the step counts a resumed training run may change (to train longer)
+    resume_settings = (
+        "sampling", "evaluate", "optim.steps", "optim.log_every", "optim.checkpoint_every", "latent.steps",
+    )  # fmt: skip
 
     def __init__(self, config: InfdConfig, context: RunContext) -> None:
         super().__init__(config, context)
@@ -177,6 +182,19 @@ class InfdPipeline(Pipeline):
             raise UsageError(f"INFD renders 2-D images: give --size like 1024 or 1024x768, got {size}")
         return int(size[0]), int(size[1])
 
+    def resource_estimate(self, out: str) -> ResourceEstimate:
+        """Rendering is tiled, so memory is bounded by a batch of tiles (with a halo) through the
+        renderer's MLP; disk holds every uint8 store with its pyramid (≤ 1/3 more), uncompressed."""
+        height, width = self.canvas_size()
+        cfg, count = self.config.sampling, self.context.run.sample.num_samples
+        channels, hidden = self.config.renderer.out_channels, self.config.renderer.hidden_channels
+        tile = min(cfg.tile_size, max(16, 1 << (max(height, width) - 1).bit_length())) + 32
+        memory = 600 * 2**20 + cfg.render_batch * tile * tile * hidden * 4 * 8
+        disk = count * channels * height * width * 4 // 3
+        return ResourceEstimate(
+            memory, disk, f"{count} image{'s' * (count > 1)} of {channels}×{height}×{width}"
+        )
+
     def sample(self, out: str) -> list[str]:
         self.autoencoder.eval().requires_grad_(False)
         try:
@@ -258,6 +276,7 @@ class InfdPipeline(Pipeline):
             self.autoencoder.renderer, features, size, url,
             tile_size=cfg.tile_size, chunk=cfg.chunk, batch_size=cfg.render_batch,
             precision=cfg.render_precision, on_tile_written=ctx.report_tile_written,
+            provenance=ctx.provenance,
         )  # fmt: skip
 
     def _write_scores(self, url: str, boxes: list[Any], scores: list[float], scale: float) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -91,11 +91,14 @@ def render_to_zarr(
     precision: str = "float32",
     on_tile_written: Callable[[Any], None] | None = None,
     progress: Any = None,
+    provenance: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """Render ``features (C, h, w)`` at ``size`` tile by tile into OME-Zarr at ``url`` + a PNG preview.
 
     ``precision`` (``float32``/``bfloat16``) is the renderer's arithmetic: a cast copy renders, the
-    model itself is left as it is.
+    model itself is left as it is. With ``provenance`` (the run's fingerprint) an interrupted store of
+    the same fingerprint keeps its finished tiles (only the others are rendered) and another run's store
+    is refused; without it the store is replaced.
 
     The store (metadata first) is created before the first tile; each tile goes to the store as soon as
     it is rendered. In a distributed run every rank calls this with the same ``features``: rank 0
@@ -110,7 +113,7 @@ def render_to_zarr(
     tile = min(tile_size, _pow2_at_least(max(size)))
     sink = ZarrSink.create_shared(
         url, size, int(renderer.config.out_channels), "uint8", tile_size=tile, chunks=min(chunk, tile),
-        overwrite=True, on_tile_written=on_tile_written,
+        overwrite=provenance is None, on_tile_written=on_tile_written, provenance=provenance,
     )  # fmt: skip
     dtype = getattr(torch, precision)
     if next(renderer.parameters()).dtype != dtype:

@@ -24,8 +24,10 @@ from infd_inftydiff.sampling import (
     InpaintingGuidance,
     check_size,
     estimate_resources,
+    finished_outputs,
     load_image,
     sample_images,
+    sample_store_url,
     to_uint8,
     write_image,
 )
@@ -42,6 +44,8 @@ class InftyDiffPipeline(Pipeline):
     """Mollified diffusion with a sparse/grid multi-scale denoiser (Bond-Taylor & Willcocks, 2024)."""
 
     distributed_sampling = True  # ranks take disjoint samples / tiles
+    # sampling settings and the step counts a resumed training run may change (to train longer)
+    resume_settings = ("sampling", "optim.steps", "optim.log_every", "optim.checkpoint_every", "latent.steps")
 
     def __init__(self, config: InftyDiffConfig, context: RunContext) -> None:
         super().__init__(config, context)
@@ -134,6 +138,11 @@ class InftyDiffPipeline(Pipeline):
         starts = list(range(0, count, cfg.batch_size))
         for start in starts[ctx.dist.rank :: ctx.dist.world_size]:  # ranks take disjoint batches
             indices = list(range(start, min(count, start + cfg.batch_size)))
+            urls = [sample_store_url(out, i) for i in indices]
+            kept = finished_outputs(urls, ctx.provenance)  # a resumed run keeps whole finished batches
+            if kept is not None:
+                written += kept
+                continue
             generators = [ctx.generator("sample", i, device="cpu") for i in indices]
             batch_latent = (
                 latent.expand(len(indices), -1) if latent is not None else self._latents(model, indices)
@@ -144,9 +153,10 @@ class InftyDiffPipeline(Pipeline):
                 callback=self._progress(f"sample {indices[0] + 1}-{indices[-1] + 1}/{count}"),
                 latent=batch_latent, device=self.device, tile_points=cfg.chunk_points,
             )  # fmt: skip
-            for i, image in zip(indices, to_uint8(images), strict=True):
-                url = out if single_store else f"{out.rstrip('/')}/sample-{i:03d}.ome.zarr"
-                written += write_image(image, url, cfg.chunk, ctx.report_tile_written, ctx.dist.rank)
+            for url, image in zip(urls, to_uint8(images), strict=True):
+                written += write_image(
+                    image, url, cfg.chunk, ctx.report_tile_written, ctx.dist.rank, ctx.provenance
+                )
         return sorted(gather_lists(written))
 
     def resource_estimate(self, out: str) -> ResourceEstimate:
@@ -202,8 +212,9 @@ class InftyDiffPipeline(Pipeline):
         )  # fmt: skip
         url = out if out.rstrip("/").endswith(".zarr") else f"{out.rstrip('/')}/inpainted.ome.zarr"
         return write_image(
-            to_uint8(images)[0], url, self.config.sampling.chunk, self.context.report_tile_written
-        )
+            to_uint8(images)[0], url, self.config.sampling.chunk, self.context.report_tile_written,
+            provenance=self.context.provenance,
+        )  # fmt: skip
 
     # -- state ---------------------------------------------------------------------------------------
     def state(self) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:

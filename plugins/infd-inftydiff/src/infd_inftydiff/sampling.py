@@ -7,8 +7,9 @@ mollified space with fresh noise passed through T, ends at T x₀, and the Wiene
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,8 @@ from infd_samplers import ddim
 from infd_samplers.progress import StepCallback
 from infd_sparse import resized_kernel_size
 from infd_sparse.evaluation import DEFAULT_TILE_POINTS
+
+logger = logging.getLogger(__name__)
 
 
 class GridDenoiser:
@@ -237,24 +240,46 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu().numpy()
 
 
+def sample_store_url(out: str, index: int) -> str:
+    """``out`` itself when it names one ``.zarr`` store, else ``out/sample-NNN.ome.zarr``."""
+    return out if out.rstrip("/").endswith(".zarr") else f"{out.rstrip('/')}/sample-{index:03d}.ome.zarr"
+
+
+def finished_outputs(urls: list[str], provenance: Mapping[str, Any] | None) -> list[str] | None:
+    """The stores and previews of ``urls`` when every store is complete and recorded with
+    ``provenance`` (a resumed run need not sample them again), else None."""
+    from infd_io.naming import preview_path
+    from infd_io.store_info import is_finished_store
+
+    if provenance is None or not all(is_finished_store(url, provenance) for url in urls):
+        return None
+    logger.info("kept %d finished sample(s): %s", len(urls), ", ".join(urls))
+    return [path for url in urls for path in (url, preview_path(url))]
+
+
 def write_image(
     image: np.ndarray,
     url: str,
     chunk: int,
     on_tile_written: Callable[[Any], None] | None = None,
     rank: int = 0,
+    provenance: Mapping[str, Any] | None = None,
 ) -> list[str]:
-    """Write one ``(C, H, W)`` uint8 image as OME-Zarr (tile by tile) plus a PNG preview beside it."""
+    """Write one ``(C, H, W)`` uint8 image as OME-Zarr (tile by tile) plus a PNG preview beside it.
+
+    With ``provenance`` (the run's fingerprint) an interrupted store of the same fingerprint keeps its
+    finished tiles and another run's store is refused; without it the store is replaced."""
     from infd_io.export import write_preview
+    from infd_io.naming import preview_path
     from infd_io.writer import TiledWriter
 
     channels, height, width = image.shape
     tile = max(chunk, 64)
     writer = TiledWriter(
-        url, (channels, height, width), "uint8", chunks=min(chunk, tile), tile_size=tile, overwrite=True,
-        on_tile_written=on_tile_written, rank=rank,
+        url, (channels, height, width), "uint8", chunks=min(chunk, tile), tile_size=tile,
+        overwrite=provenance is None, on_tile_written=on_tile_written, rank=rank, provenance=provenance,
     )  # fmt: skip
     writer.write_array(image)
-    preview = url.removesuffix("/").removesuffix(".zarr").removesuffix(".ome") + ".png"
+    preview = preview_path(url)
     write_preview(url, preview)
     return [url, preview]

@@ -151,19 +151,33 @@ def echo_result(result: RunResult) -> None:
         click.echo("metrics: " + ", ".join(f"{k}={v:.6g}" for k, v in result.metrics.items()))
 
 
+overwrite_option = click.option(
+    "--overwrite", is_flag=True, help="Replace an output that infd wrote with other settings."
+)
+
+
 @click.command("train")
 @click.argument("config_path", metavar="CONFIG")
 @set_option
 @click.option("--resume", metavar="CHECKPOINT", help="Continue training from this checkpoint.")
 @click.option("--device", help="auto, cpu, cuda or cuda:N (overrides the config).")
+@overwrite_option
 @nproc_option
 def train_command(
-    config_path: str, overrides: Sequence[str], resume: str | None, device: str | None, nproc: int | None
+    config_path: str,
+    overrides: Sequence[str],
+    resume: str | None,
+    device: str | None,
+    overwrite: bool,
+    nproc: int | None,
 ) -> None:
-    """Train the pipeline a run config describes; writes <output>/checkpoint."""
+    """Train the pipeline a run config describes; writes <output>/checkpoint.
+
+    An output folder that holds a training run of other settings is refused (--overwrite replaces it)."""
     if launch_if_requested(nproc):
         return
     extra = [*overrides, *([f"train.resume={resume}"] if resume else []), *_device(device)]
+    extra += ["train.overwrite=true"] if overwrite else []
     runner = cli_runner()
     echo_result(runner.train(runner.load_config(config_path, extra)))
 
@@ -173,11 +187,17 @@ def _device(device: str | None) -> list[str]:
 
 
 def sample_overrides(
-    size: str | None, out: str | None, num_samples: int | None, resume: bool = False, force: bool = False
+    size: str | None,
+    out: str | None,
+    num_samples: int | None,
+    resume: bool = False,
+    force: bool = False,
+    overwrite: bool = False,
 ) -> list[str]:
-    """``--set`` overrides of the sample settings from ``--size``, ``--out``, ``--num``, ``--resume`` and
-    ``--force``."""
+    """``--set`` overrides of the sample settings from ``--size``, ``--out``, ``--num``, ``--resume``,
+    ``--force`` and ``--overwrite``."""
     extra = ["sample.force=true"] if force else []
+    extra += ["sample.overwrite=true"] if overwrite else []
     parsed = _parse_size(size)
     if parsed is not None:
         extra.append(f"sample.size={json.dumps(parsed)}")
@@ -210,8 +230,13 @@ def _parse_size(text: str | None) -> list[int] | None:
 @click.option("--num", "num_samples", type=click.IntRange(min=1), help="Number of samples.")
 @click.option("--device", help="auto, cpu, cuda or cuda:N (overrides the config).")
 @click.option(
-    "--resume", "resume_out", is_flag=True, help="Continue an interrupted output store (skip its done tiles)."
+    "--resume",
+    "resume_out",
+    is_flag=True,
+    help="Continue an interrupted output, keeping its finished tiles (also what a rerun of the same "
+    "settings does; other settings are refused).",
 )
+@overwrite_option
 @click.option(
     "--force", is_flag=True, help="Sample even where the estimated memory or disk exceeds the machine's."
 )
@@ -224,15 +249,20 @@ def sample_command(
     num_samples: int | None,
     device: str | None,
     resume_out: bool,
+    overwrite: bool,
     force: bool,
     nproc: int | None,
 ) -> None:
-    """Sample from a checkpoint folder, or from the checkpoint of a run config."""
+    """Sample from a checkpoint folder, or from the checkpoint of a run config.
+
+    Each output records what made it: a rerun of the same settings continues it (finished tiles kept),
+    other settings are refused (--overwrite replaces it)."""
     if launch_if_requested(nproc):
         return
     from infd_core.runner import is_checkpoint_folder
 
-    extra = [*overrides, *_device(device), *sample_overrides(size, out, num_samples, resume_out, force)]
+    settings = sample_overrides(size, out, num_samples, resume_out, force, overwrite)
+    extra = [*overrides, *_device(device), *settings]
     runner = cli_runner()
     if is_checkpoint_folder(source):
         run = runner.config_from_checkpoint(source, extra)
@@ -245,13 +275,18 @@ def sample_command(
 @click.argument("config_path", metavar="CONFIG")
 @set_option
 @click.option("--device", help="auto, cpu, cuda or cuda:N (overrides the config).")
+@overwrite_option
 @nproc_option
-def run_command(config_path: str, overrides: Sequence[str], device: str | None, nproc: int | None) -> None:
+def run_command(
+    config_path: str, overrides: Sequence[str], device: str | None, overwrite: bool, nproc: int | None
+) -> None:
     """Train and then sample, as the run config says."""
     if launch_if_requested(nproc):
         return
+    extra = [*overrides, *_device(device)]
+    extra += ["train.overwrite=true", "sample.overwrite=true"] if overwrite else []
     runner = cli_runner()
-    echo_result(runner.run(runner.load_config(config_path, [*overrides, *_device(device)])))
+    echo_result(runner.run(runner.load_config(config_path, extra)))
 
 
 @click.command("demo")
