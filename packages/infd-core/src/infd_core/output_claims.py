@@ -102,13 +102,9 @@ def read_record(url: str) -> dict[str, Any] | None:
 
 
 def write_record(url: str, fingerprint: Mapping[str, Any], kind: str) -> None:
-    """Write (atomically) the record of ``fingerprint`` at ``url``."""
-    record = {
-        "format": RECORD_FORMAT,
-        "kind": kind,
-        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "fingerprint": json_ready(dict(fingerprint)),
-    }
+    """Write (atomically) the record of ``fingerprint`` at ``url`` (no time stamp: the same run writes
+    the same bytes, on any number of ranks)."""
+    record = {"format": RECORD_FORMAT, "kind": kind, "fingerprint": json_ready(dict(fingerprint))}
     write_bytes_atomic(f"{url.rstrip('/')}/{RECORD_FILE}", json.dumps(record, indent=2).encode() + b"\n")
 
 
