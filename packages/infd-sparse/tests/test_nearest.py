@@ -16,11 +16,14 @@ from infd_sparse.nearest import inverse_distance_grid, nearest_points, nearest_v
 def brute_force_knn(
     values: torch.Tensor, points: CoordinateBatch, grid_size: tuple[int, int], k: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Sorted squared distances of every point to every cell centre, per sample, in float64 (all pairs):
-    ``(the k smallest distance2 [B·h·w, k], inverse-squared-distance interpolation of the k nearest [B, C, h, w], and
-    a [B·h·w] mask of cells whose k-th and (k+1)-th distances differ, where the k nearest are unique)``."""
+    """Squared distances of every point to every cell centre, per sample, in float64 (all pairs):
+    ``(the k smallest [B·h·w, k], inverse-squared-distance interpolation of the k nearest [B, C, h, w],
+    a [B·h·w] mask of cells whose k-th and (k+1)-th distances differ: where the k nearest are unique)``."""
     h, w = grid_size
-    rows, cols = (torch.arange(h, dtype=torch.float64) + 0.5) / h, (torch.arange(w, dtype=torch.float64) + 0.5) / w
+    rows, cols = (
+        (torch.arange(h, dtype=torch.float64) + 0.5) / h,
+        (torch.arange(w, dtype=torch.float64) + 0.5) / w,
+    )
     cells = torch.cartesian_prod(rows, cols)
     sorted_d, grids, unique = [], [], []
     for b in range(points.batch_size):

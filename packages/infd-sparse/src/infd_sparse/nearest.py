@@ -15,9 +15,10 @@ columns, so a ``2k × 2k`` window suffices.
 
 Ties are broken by the pixel (row-major key), so the ``k`` chosen points depend on the point set only,
 never on the order or the chunks it is searched in. The search is a reduction that adds up over chunks
-of points (:class:`NearestValues` keeps the ``k`` nearest of two candidate sets), so tiled evaluation (:class:`~infd_sparse.evaluation.GridTiles`) reduces
-it over every tile before :func:`inverse_distance_grid` forms the grid. The result is differentiable in
-the values (the weights depend on coordinates only).
+of points (:class:`NearestValues` keeps the ``k`` nearest of two candidate sets), so tiled evaluation
+(:class:`~infd_sparse.evaluation.GridTiles`) reduces it over every tile before
+:func:`inverse_distance_grid` forms the grid. The result is differentiable in the values (the weights
+depend on coordinates only).
 """
 
 from __future__ import annotations
@@ -62,10 +63,17 @@ class NearestValues:
 
 
 def _first_k(distance2: torch.Tensor, key: torch.Tensor, k: int) -> torch.Tensor:
-    """Column indices ``[P, k]`` of the ``k`` smallest ``(distance2, key)`` pairs of each row."""
-    by_key = key.argsort(dim=1, stable=True)
-    by_distance = distance2.gather(1, by_key).argsort(dim=1, stable=True)[:, :k]
-    return by_key.gather(1, by_distance)
+    """Column indices ``[P, k]`` of the ``k`` smallest ``(distance2, key)`` pairs of each row, in that order.
+
+    Two linear-time selections instead of sorting every candidate: the k-th smallest distance, then all
+    nearer candidates and the smallest keys among those at exactly that distance; only the chosen ``k``
+    are sorted."""
+    kth = distance2.topk(k, dim=1, largest=False).values[:, -1:]
+    score = torch.where(distance2 < kth, -1, torch.where(distance2 == kth, key, NO_KEY))
+    chosen = score.topk(k, dim=1, largest=False).indices
+    by_key = key.gather(1, chosen).argsort(dim=1, stable=True)
+    chosen = chosen.gather(1, by_key)
+    return chosen.gather(1, distance2.gather(1, chosen).argsort(dim=1, stable=True))
 
 
 def _check(values: torch.Tensor, points: CoordinateBatch, grid_size: tuple[int, int], k: int) -> None:
@@ -177,7 +185,9 @@ def _subset_nearest(points: CoordinateBatch, h: int, w: int, k: int) -> Found:
     key = torch.full((total, k), NO_KEY, dtype=torch.int64, device=device)
     index = torch.full((total, k), -1, dtype=torch.int64, device=device)
     pending = torch.arange(total, device=device)
-    radius = 1
+    # start where a sample of average density holds about k points: (radius − ½)² π ρ ≈ 2k
+    fewest = max(1, int(points.counts().min())) if points.num_points else 1
+    radius = max(1, math.ceil(math.sqrt(2 * k * height * width / (math.pi * fewest)) + 0.5))
     while pending.numel() and radius <= MAX_WINDOW_RADIUS:
         sample, rest = pending // (h * w), pending % (h * w)
         centre_y, centre_x = cy[rest // w], cx[rest % w]

@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 from infd_core.config import StrictModel
 from infd_infbrush.model_config import PRESETS, BrushDenoiserConfig
 from infd_inftydiff import DiffusionConfig, OptimConfig, merge_model_preset
+from infd_inftydiff.presets import INFBRUSH_PAPER, apply_sections
 
 
 class BrushDataConfig(StrictModel):
@@ -104,6 +105,8 @@ class InfBrushConfig(StrictModel):
         preset = data.get("preset", "tiny")
         if preset not in PRESETS:
             return data  # the Literal check reports it
+        if preset == "paper":
+            data = apply_sections(data, INFBRUSH_PAPER)
         raw_data = data.get("data") or {}
         resolution = raw_data.get("resolution", 32)
         base, model = PRESETS[preset](resolution), data.get("model") or {}

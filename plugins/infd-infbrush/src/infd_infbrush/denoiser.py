@@ -23,15 +23,13 @@ from infd_infbrush.conditioning import ConditionEmbedding, fourier_features
 from infd_infbrush.errors import ConditionError
 from infd_infbrush.model_config import BrushDenoiserConfig
 from infd_inftydiff import GridUNet, SparseResBlock, timestep_embedding
-from infd_inftydiff.geometry import KernelGeometry
+from infd_inftydiff.geometry import KernelGeometry, to_inner_grid
 from infd_sparse import (
     CoordinateBatch,
     NeighbourMap,
     PointEvaluator,
     WholeSet,
-    bilinear_splat_sums,
     grid_to_sparse,
-    normalise_splat,
 )
 
 
@@ -125,9 +123,7 @@ class InfBrushDenoiser(KernelGeometry, nn.Module):
             h = ev.pointwise(lambda x, p, c=cross, s=sums: x + c.attend(x, p.batch, s), h)
             own: KeyValueSums = ev.reduce(lambda x, p, a=attention: a.sums(x, p.batch, batch_size), h)
             h = ev.pointwise(lambda x, p, a=attention, s=own: x + a.attend(x, p.batch, s), h)
-        side = self.config.grid.resolution
-        sums_mass = ev.reduce(lambda x, p: bilinear_splat_sums(x, p, (side, side)), h)
-        inner = self.grid(normalise_splat(*sums_mass, batch_size, (side, side)), emb)
+        inner = self.grid(to_inner_grid(ev, h, self.config), emb)
         h = ev.pointwise(lambda x, p: x + grid_to_sparse(inner, p), h)
         for merge, block in zip(self.merge, self.up, strict=True):
             h = block.evaluate(ev, h, emb, scale, skip=skips.pop(), merge=merge)

@@ -63,9 +63,11 @@ class BrushDenoiserConfig(DenoiserConfig):
 
 
 def paper_preset(resolution: int = 1024) -> dict[str, Any]:
-    """∞-Diff's paper sizes with ∞-Brush's operators (8 heads of 32 features, 256-wide tokens)."""
+    """∞-Diff's paper sizes and interpolation with ∞-Brush's operators (8 heads of 32 features, 256-wide
+    tokens); no diffusion autoencoder (the condition takes the latent's place)."""
     return {
         **INFTYDIFF_PRESETS["paper"](resolution),
+        "latent_dim": 0,
         "attention": {"blocks": 2, "heads": 8, "head_dim": 32},
         "condition": {"width": 256, "tokens": 8, "encoder_width": 256, "patch_size": 16,
                       "reference_resolution": 256},

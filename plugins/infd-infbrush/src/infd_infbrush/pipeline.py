@@ -58,6 +58,7 @@ class InfBrushPipeline(Pipeline):
         self.optimizer = torch.optim.AdamW(
             [p for p in self.model.parameters() if p.requires_grad],
             lr=config.optim.lr,
+            betas=config.optim.betas,
             weight_decay=config.optim.weight_decay,
         )
         self.schedule = DiscreteSchedule.cosine(config.diffusion.num_steps)

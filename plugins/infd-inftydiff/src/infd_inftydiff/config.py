@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from infd_core.config import StrictModel
 from infd_inftydiff.model_config import PRESETS, DenoiserConfig
+from infd_inftydiff.presets import INFTYDIFF_PAPER, apply_sections
 
 
 class DataConfig(StrictModel):
@@ -34,6 +35,7 @@ class OptimConfig(StrictModel):
 
     steps: int = Field(200, ge=1)
     lr: float = Field(2e-3, gt=0, description="paper: 5e-5 at batch 32 for 256² models")
+    betas: tuple[float, float] = Field((0.9, 0.999), description="Adam's (β1, β2); paper: (0.9, 0.99)")
     weight_decay: float = Field(0.0, ge=0)
     ema_decay: float = Field(0.99, ge=0, lt=1)
     grad_clip: float = Field(1.0, gt=0)
@@ -124,6 +126,8 @@ class InftyDiffConfig(StrictModel):
         preset = data.get("preset", "tiny")
         if preset not in PRESETS:
             return data  # the Literal check reports it
+        if preset == "paper":
+            data = apply_sections(data, INFTYDIFF_PAPER)
         resolution = (data.get("data") or {}).get("resolution", DataConfig().resolution)
         base, model = PRESETS[preset](resolution), data.get("model") or {}
         return {**data, "model": merge_model_preset(base, model, resolution, ["grid"])}

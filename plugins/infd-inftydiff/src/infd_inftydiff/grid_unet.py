@@ -70,13 +70,19 @@ class GridUNet(nn.Module):
         super().__init__()
         self.config = config
         ch = config.channels
-        g, drop = config.groups, config.dropout
+        g = config.groups
+
+        def drop(resolution: int) -> float:
+            """Dropout of the ResBlocks at grid side ``resolution`` (paper: only at 16 and 8)."""
+            where = config.dropout_resolutions
+            return config.dropout if where is None or resolution in where else 0.0
+
         self.stem = nn.Conv2d(channels_in, ch, 3, padding=1)
         self.down = nn.ModuleList()
         skips, resolution = [ch], config.resolution
         for level, mult in enumerate(config.channel_mult):
             for _ in range(config.num_res_blocks):
-                block = nn.ModuleList([ResBlock(ch, config.channels * mult, emb_dim, g, drop)])
+                block = nn.ModuleList([ResBlock(ch, config.channels * mult, emb_dim, g, drop(resolution))])
                 ch = config.channels * mult
                 if resolution in config.attention_resolutions:
                     block.append(Attention(ch, config.num_heads, g))
@@ -88,15 +94,18 @@ class GridUNet(nn.Module):
                 resolution //= 2
         self.middle = nn.ModuleList(
             [
-                ResBlock(ch, ch, emb_dim, g, drop),
+                ResBlock(ch, ch, emb_dim, g, drop(resolution)),
                 Attention(ch, config.num_heads, g),
-                ResBlock(ch, ch, emb_dim, g, drop),
+                ResBlock(ch, ch, emb_dim, g, drop(resolution)),
             ]
         )
         self.up = nn.ModuleList()
         for level, mult in reversed(list(enumerate(config.channel_mult))):
             for i in range(config.num_res_blocks + 1):
-                block = nn.ModuleList([ResBlock(ch + skips.pop(), config.channels * mult, emb_dim, g, drop)])
+                joined = ch + skips.pop()
+                block = nn.ModuleList(
+                    [ResBlock(joined, config.channels * mult, emb_dim, g, drop(resolution))]
+                )
                 ch = config.channels * mult
                 if resolution in config.attention_resolutions:
                     block.append(Attention(ch, config.num_heads, g))

@@ -50,7 +50,10 @@ class InftyDiffPipeline(Pipeline):
             self.model = InftyDiffDenoiser(config.model).to(self.device)
         self.ema = EMA(self.model, config.optim.ema_decay)
         self.optimizer = torch.optim.AdamW(
-            self.model.parameters(), lr=config.optim.lr, weight_decay=config.optim.weight_decay
+            self.model.parameters(),
+            lr=config.optim.lr,
+            betas=config.optim.betas,
+            weight_decay=config.optim.weight_decay,
         )
         self.schedule = DiscreteSchedule.cosine(config.diffusion.num_steps)
         self.mollifier = GaussianMollifier(
