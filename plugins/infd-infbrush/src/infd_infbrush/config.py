@@ -52,6 +52,16 @@ class BrushDataConfig(StrictModel):
         return 1 if self.encoding == "binary" else len(self.classes)
 
 
+class BrushDiffusionConfig(DiffusionConfig):
+    """∞-Diff's mollified diffusion with the loss weighting of ∞-Brush eq. 14."""
+
+    loss_weighting: Literal["uniform", "lambda_t"] = Field(
+        "uniform",
+        description="per-time loss weight: 'lambda_t' (eq. 14: β_t²/(2 β̃_t (1 − β_t)(1 − ᾱ_t)), "
+        "mean 1 over t) or 'uniform' (Ho et al.'s simple loss)",
+    )
+
+
 class BrushSamplingConfig(StrictModel):
     """DDIM with classifier-free guidance at any size, tile by tile (bounded memory)."""
 
@@ -93,7 +103,7 @@ class InfBrushConfig(StrictModel):
     preset: Literal["tiny", "paper"] = "tiny"
     model: BrushDenoiserConfig = Field(default_factory=BrushDenoiserConfig)
     data: BrushDataConfig = Field(default_factory=BrushDataConfig)
-    diffusion: DiffusionConfig = Field(default_factory=DiffusionConfig)
+    diffusion: BrushDiffusionConfig = Field(default_factory=BrushDiffusionConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
     sampling: BrushSamplingConfig = Field(default_factory=BrushSamplingConfig)
 

@@ -21,7 +21,7 @@ from infd_infbrush.data import ClassBatches, class_vectors, reference_images
 from infd_infbrush.denoiser import InfBrushDenoiser
 from infd_infbrush.errors import ConditionError
 from infd_infbrush.sampling import check_guidance_scale, sample_images
-from infd_infbrush.training import BrushTrainingLoss, condition_drops
+from infd_infbrush.training import BrushTrainingLoss, condition_drops, eq14_weights
 from infd_inftydiff import (
     EMA,
     check_size,
@@ -76,6 +76,12 @@ class InfBrushPipeline(Pipeline):
             return class_vectors(labels, self.config.data).to(self.device)
         return reference_images(images, condition.reference_resolution).to(self.device)
 
+    def loss_weights(self) -> torch.Tensor | None:
+        """Per-time loss weights: eq. 14's λ_t (``diffusion.loss_weighting: lambda_t``) or none (uniform)."""
+        if self.config.diffusion.loss_weighting == "lambda_t":
+            return eq14_weights(self.schedule)
+        return None
+
     def train(self) -> Mapping[str, float]:
         """Data-parallel over the global batch ``data.batch_size`` (``infd_core.ddp``): each rank reads
         only its slice, and each sample's noise, points and condition drop come from its own generator,
@@ -84,7 +90,9 @@ class InfBrushPipeline(Pipeline):
         batches = ClassBatches(cfg.data, ctx.run.seed)
         # a micro-batch without a dropped condition leaves the null tokens unused on that rank
         training_loss = wrap_ddp(
-            BrushTrainingLoss(self.model, cfg.optim.amp), ctx.dist, find_unused_parameters=True
+            BrushTrainingLoss(self.model, cfg.optim.amp, self.loss_weights()),
+            ctx.dist,
+            find_unused_parameters=True,
         )
         seed = ctx.run.seed
 

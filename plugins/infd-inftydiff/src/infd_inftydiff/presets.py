@@ -7,6 +7,7 @@ default), and tests hold the resolved configs to those tables.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,11 +38,26 @@ def apply_sections(data: Mapping[str, Any], sections: Mapping[str, Mapping[str, 
             merged[name] = {**values, **user}
     return merged
 
+
 #: ∞-Brush (Le, Graikos et al., ECCV 2024), CelebA-HQ 1024²: 65,536 random pixels per image, batch 20
 #: per GPU, Adam 5e-5, β (0.9, 0.99), EMA 0.995, DDIM 50 steps; ∞-Diff's diffusion (mollifier, schedule)
 INFBRUSH_PAPER: dict[str, dict[str, Any]] = {
     "data": {"resolution": 1024, "subsampling": 16.0, "batch_size": 20},
-    "diffusion": {"num_steps": 1000, "mollifier_variance": 1.0, "wiener_epsilon": 0.05},
+    "diffusion": {**INFTYDIFF_PAPER["diffusion"], "loss_weighting": "lambda_t"},
     "optim": {**INFTYDIFF_PAPER["optim"]},
     "sampling": {"steps": 50, "eta": 0.0},
 }
+
+
+def preset_table(markdown: str) -> dict[str, tuple[Any, Any, Any]]:
+    """The rows of a README preset table, ``| `path` | paper value (source) | preset | tiny default |``,
+    as ``{path: (paper value, preset value, tiny value)}`` with the values read as JSON (the
+    parenthesised source after the paper value is dropped)."""
+    rows = {}
+    for line in markdown.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) != 4 or not (cells[0].startswith("`") and cells[0].endswith("`")):
+            continue
+        paper = cells[1].split(" (", 1)[0]
+        rows[cells[0].strip("`")] = (json.loads(paper), json.loads(cells[2]), json.loads(cells[3]))
+    return rows
