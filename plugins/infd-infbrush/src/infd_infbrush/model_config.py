@@ -21,6 +21,9 @@ class AttentionConfig(StrictModel):
         True, description="coordinate embeddings of the points as a third source (time, condition, coords)"
     )
     coordinate_frequencies: int = Field(4, ge=1, description="Fourier frequencies per axis of that source")
+    grid_cross_attention: bool = Field(
+        False, description="softmax cross-attention of the grid U-Net's bottleneck on the condition tokens"
+    )
 
 
 class ConditionConfig(StrictModel):
@@ -68,7 +71,7 @@ def paper_preset(resolution: int = 1024) -> dict[str, Any]:
     return {
         **INFTYDIFF_PRESETS["paper"](resolution),
         "latent_dim": 0,
-        "attention": {"blocks": 2, "heads": 8, "head_dim": 32},
+        "attention": {"blocks": 2, "heads": 8, "head_dim": 32, "grid_cross_attention": True},
         "condition": {"width": 256, "tokens": 8, "encoder_width": 256, "patch_size": 16,
                       "reference_resolution": 256},
     }  # fmt: skip
