@@ -38,9 +38,17 @@ class BrushDataConfig(StrictModel):
     condition_drop: float = Field(
         0.1, ge=0.0, lt=1.0, description="probability that a sample's condition is replaced by the null one"
     )
+    embeddings: str | None = Field(
+        None,
+        description="a .safetensors table of precomputed embeddings, one row per image of the folder "
+        "`source` (made by `infd infbrush embed` or any encoder); conditions the model (condition.kind "
+        "'embedding') instead of classes",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> BrushDataConfig:
+        if self.embeddings is not None and self.source == "builtin":
+            raise ValueError("data.embeddings needs data.source to be the folder of the embedded images")
         if self.encoding == "binary" and len(self.classes) != 2:
             raise ValueError(f"binary encoding needs exactly two classes, got {len(self.classes)}")
         if len(set(self.classes)) != len(self.classes):
@@ -86,6 +94,11 @@ class BrushSamplingConfig(StrictModel):
     vector: list[float] | None = Field(None, description="an explicit condition vector for every sample")
     reference: str | None = Field(
         None, description="reference image file (patch conditioning); default: training crops"
+    )
+    embeddings: str | None = Field(
+        None,
+        description="a .safetensors embedding table (kind 'embedding'): sample i takes row i mod N; "
+        "default: the training table",
     )
 
     @model_validator(mode="after")
@@ -140,6 +153,11 @@ class InfBrushConfig(StrictModel):
                 f"({self.data.resolution})"
             )
         condition = self.model.condition
+        if (condition.kind == "embedding") != (self.data.embeddings is not None):
+            raise ValueError(
+                "model.condition.kind 'embedding' and data.embeddings go together (a table of embeddings "
+                "per image conditions the model)"
+            )
         if condition.kind == "vector" and condition.dim != self.data.vector_dim:
             raise ValueError(
                 f"model.condition.dim ({condition.dim}) must equal the data's vector length "

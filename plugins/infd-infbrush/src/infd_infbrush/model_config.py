@@ -27,10 +27,13 @@ class AttentionConfig(StrictModel):
 
 
 class ConditionConfig(StrictModel):
-    """What the model is conditioned on: a vector (class, attribute) or reference-image patches."""
+    """What the model is conditioned on: a vector (class, attribute), reference-image patches, or
+    precomputed embeddings (a vector or a token set per image, from any encoder)."""
 
-    kind: Literal["vector", "patches"] = "vector"
-    dim: int = Field(2, ge=1, description="length of a condition vector (kind 'vector')")
+    kind: Literal["vector", "patches", "embedding"] = "vector"
+    dim: int = Field(
+        2, ge=1, description="length of a condition vector (kind 'vector'), or the embeddings' width"
+    )
     tokens: int = Field(4, ge=1, description="tokens the MLP makes from a vector")
     width: int = Field(32, ge=4, description="width of the condition tokens")
     null_tokens: int = Field(1, ge=1, description="tokens of the learned null condition (guidance)")

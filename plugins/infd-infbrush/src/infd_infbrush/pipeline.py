@@ -19,6 +19,7 @@ from infd_infbrush.conditioning import load_encoder
 from infd_infbrush.config import InfBrushConfig
 from infd_infbrush.data import ClassBatches, class_vectors, reference_images
 from infd_infbrush.denoiser import InfBrushDenoiser
+from infd_infbrush.embeddings import EmbeddingBatches, EmbeddingTable, read_table
 from infd_infbrush.errors import ConditionError
 from infd_infbrush.sampling import check_guidance_scale, sample_images
 from infd_infbrush.training import BrushTrainingLoss, condition_drops, eq14_weights
@@ -67,11 +68,27 @@ class InfBrushPipeline(Pipeline):
         )
         self.diffusion = GaussianDiffusion(self.schedule, self.mollifier)
         self.step = 0
+        self._tables: dict[str, EmbeddingTable] = {}
 
     # -- training ------------------------------------------------------------------------------------
+    def embedding_table(self, path: str | None = None) -> EmbeddingTable:
+        """The table at ``path`` (default: ``data.embeddings``), checked against ``condition.dim``."""
+        path = path or self.config.data.embeddings
+        if path is None:
+            raise ConditionError("this model is conditioned on embeddings: give sampling.embeddings")
+        if path not in self._tables:
+            table = read_table(path)
+            dim = self.config.model.condition.dim
+            if table.dim != dim:
+                raise ConditionError(f"{path}: embeddings are {table.dim} wide but condition.dim is {dim}")
+            self._tables[path] = table
+        return self._tables[path]
+
     def condition_input(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """What the model is conditioned on: class vectors, or the images as references."""
+        """What the model is conditioned on: class vectors, embedding rows, or the images as references."""
         condition = self.config.model.condition
+        if condition.kind == "embedding":
+            return self.embedding_table().embeddings[labels].to(self.device)
         if condition.kind == "vector":
             return class_vectors(labels, self.config.data).to(self.device)
         return reference_images(images, condition.reference_resolution).to(self.device)
@@ -87,7 +104,10 @@ class InfBrushPipeline(Pipeline):
         only its slice, and each sample's noise, points and condition drop come from its own generator,
         so the weights do not depend on the number of ranks or on ``optim.grad_accumulation``."""
         cfg, ctx = self.config, self.context
-        batches = ClassBatches(cfg.data, ctx.run.seed)
+        if cfg.data.embeddings is not None:
+            batches: Any = EmbeddingBatches(cfg.data, self.embedding_table(), ctx.run.seed)
+        else:
+            batches = ClassBatches(cfg.data, ctx.run.seed)
         # a micro-batch without a dropped condition leaves the null tokens unused on that rank
         training_loss = wrap_ddp(
             BrushTrainingLoss(self.model, cfg.optim.amp, self.loss_weights()),
@@ -141,6 +161,8 @@ class InfBrushPipeline(Pipeline):
         """The condition of each sample: class vectors, an explicit vector, or reference images."""
         cfg, data = self.config.sampling, self.config.data
         condition = self.config.model.condition
+        if condition.kind == "embedding":
+            return self.embedding_table(cfg.embeddings).rows(count)
         if condition.kind == "vector":
             if cfg.vector is not None:
                 if len(cfg.vector) != condition.dim:
