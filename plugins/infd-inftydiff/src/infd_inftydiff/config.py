@@ -53,6 +53,13 @@ class InpaintConfig(StrictModel):
     image: str = Field(description="image file (PNG, JPEG, ...) to complete")
     mask: str = Field(description="image of the same size: white = known pixel, black = to fill")
     guidance_scale: float = Field(1.0, gt=0, description="λ of the reconstruction guidance")
+    start: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="t_s / T: guided sampling starts from the image (unknown pixels: the known pixels' "
+        "mean) noised to t_s, with that share of the steps; 1: from pure noise",
+    )
 
 
 class SuperResolutionConfig(StrictModel):

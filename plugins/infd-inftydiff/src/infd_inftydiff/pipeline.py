@@ -22,8 +22,11 @@ from infd_inftydiff.latent_model import LatentDenoiser, latent_loss, sample_late
 from infd_inftydiff.optimisation import optimise
 from infd_inftydiff.sampling import (
     InpaintingGuidance,
+    StartImage,
     check_size,
     estimate_resources,
+    fill_unknown,
+    known_pixel_latent,
     load_image,
     sample_images,
     to_uint8,
@@ -193,15 +196,23 @@ class InftyDiffPipeline(Pipeline):
         assert cfg is not None
         image = load_image(cfg.image, model.config.in_channels).to(self.device)
         mask = load_image(cfg.mask, 1).to(self.device) > 0  # white (1) known, black (−1) to fill
-        latent = self._encode_file(model, cfg.image) if model.encoder is not None else None
-        guidance = InpaintingGuidance(image, mask, self.mollifier, self.schedule, cfg.guidance_scale)
+        if mask.shape[-2:] != image.shape[-2:]:
+            raise UsageError(f"mask of shape {list(mask.shape)} does not match the image {list(image.shape)}")
+        if not bool(mask.any()):
+            raise UsageError(f"{cfg.mask}: no known pixel (white = known)")
+        latent = known_pixel_latent(model, image, mask) if model.encoder is not None else None
+        observed = fill_unknown(image, mask)  # nothing of the region to fill reaches the sampler
+        guidance = InpaintingGuidance(observed, mask, self.mollifier, self.schedule, cfg.guidance_scale)
+        start = None
+        if cfg.start < 1:
+            start = StartImage(observed, max(1, round(cfg.start * self.schedule.num_steps)))
         images = sample_images(
             model, self.schedule, self.mollifier, tuple(image.shape[-2:]),
             [self.context.generator("inpaint", 0, device="cpu")],
             steps=self.config.sampling.steps, eta=self.config.sampling.eta,
             wiener_epsilon=self.config.diffusion.wiener_epsilon, callback=self._progress("inpaint"),
             latent=latent, guidance=guidance, device=self.device,
-            tile_points=self.config.sampling.chunk_points,
+            tile_points=self.config.sampling.chunk_points, start=start,
         )  # fmt: skip
         url = out if out.rstrip("/").endswith(".zarr") else f"{out.rstrip('/')}/inpainted.ome.zarr"
         return write_image(

@@ -7,6 +7,7 @@ mollified space with fresh noise passed through T, ends at T x₀, and the Wiene
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -22,7 +23,7 @@ from infd_measures.discrete import DiscreteSchedule
 from infd_measures.mollifier import GaussianMollifier
 from infd_samplers import ddim
 from infd_samplers.progress import StepCallback
-from infd_sparse import resized_kernel_size
+from infd_sparse import CoordinateBatch, resized_kernel_size
 from infd_sparse.evaluation import DEFAULT_TILE_POINTS
 
 
@@ -124,8 +125,10 @@ def sample_images(
     guidance: Any = None,
     device: torch.device | str = "cpu",
     tile_points: int = DEFAULT_TILE_POINTS,
+    start: StartImage | None = None,
 ) -> torch.Tensor:
-    """Images ``[B, C, H, W]`` in [−1, 1], one per generator (each sample depends on its generator only)."""
+    """Images ``[B, C, H, W]`` in [−1, 1], one per generator (each sample depends on its generator only);
+    with ``start``, from that image noised to its time instead of from pure noise."""
     return mollified_ddim(
         GridDenoiser(model, schedule, latent, tile_points),
         schedule,
@@ -139,7 +142,24 @@ def sample_images(
         callback=callback,
         guidance=guidance,
         device=device,
+        start=start,
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class StartImage:
+    """Start DDIM from ``image [B, C, H, W]`` (in [−1, 1]) noised to step ``t`` of the schedule (SDEdit
+    style: x_t = √ᾱ_t T x + √(1 − ᾱ_t) T ξ), running about ``t / T`` of the sampling steps."""
+
+    image: torch.Tensor
+    t: int
+
+    def grid(self, steps: int, num_steps: int) -> list[int]:
+        """The integer DDIM grid from ``t`` down to 0 with the share of ``steps`` its span covers."""
+        if not 1 <= self.t <= num_steps:
+            raise UsageError(f"the start step must lie in [1, {num_steps}], got {self.t}")
+        count = max(1, min(self.t, round(steps * self.t / num_steps)))
+        return [(self.t * (count - i) + count // 2) // count for i in range(count + 1)]
 
 
 def mollified_ddim(
@@ -156,6 +176,7 @@ def mollified_ddim(
     callback: StepCallback | None = None,
     guidance: Any = None,
     device: torch.device | str = "cpu",
+    start: StartImage | None = None,
 ) -> torch.Tensor:
     """DDIM in the mollified space at any size, then the Wiener inverse of T: ``[B, *shape]`` in [−1, 1].
 
@@ -169,12 +190,17 @@ def mollified_ddim(
     scale = math.sqrt(height * width) / train_resolution
     white = [draws.randn((channels, height, width), g, device=device) for g in generators]
     x_t = mollifier.apply(scale * torch.stack(white), method="auto")  # x_T ~ N(0, T T*) (ᾱ_T ≈ 0)
+    grid: Any = steps
+    if start is not None:  # the image noised to t_s: √ᾱ T x + √(1 − ᾱ) T ξ
+        alpha, sigma = schedule.alpha(start.t).to(x_t), schedule.sigma(start.t).to(x_t)
+        x_t = alpha * mollifier.apply(start.image.to(x_t), method="auto") + sigma * x_t
+        grid = start.grid(steps, schedule.num_steps)
     with torch.no_grad() if guidance is None else torch.enable_grad():
         mollified = ddim(
             denoiser,
             x_t,
             schedule,
-            steps,
+            grid,
             generator=generators,
             eta=eta,
             parameterisation="x0",
@@ -183,6 +209,22 @@ def mollified_ddim(
             guidance=guidance,
         )
     return mollifier.wiener_inverse(mollified.detach(), wiener_epsilon).clamp(-1.0, 1.0)
+
+
+def fill_unknown(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``image [B, C, H, W]`` with the pixels outside ``mask [B, 1, H, W]`` set to the known pixels' mean."""
+    known = mask.expand_as(image).to(image.dtype)
+    mean = (image * known).sum((-2, -1), keepdim=True) / known.sum((-2, -1), keepdim=True).clamp(min=1)
+    return torch.where(known > 0, image, mean)
+
+
+def known_pixel_latent(model: InftyDiffDenoiser, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The latent of ``image [1, C, H, W]`` encoded from the pixels where ``mask [1, 1, H, W]`` is true
+    only (the encoder reads any subset), so the region to fill cannot leak into it."""
+    points = CoordinateBatch.from_masks(mask[:, 0])
+    values = image[points.batch, :, points.coords[:, 0], points.coords[:, 1]]
+    with torch.no_grad():
+        return model.encode(values, points)
 
 
 class InpaintingGuidance:
