@@ -50,10 +50,10 @@ class Dist:
     path: Path
     infd_deps: tuple[str, ...]
     needs_torchvision: bool
-    test_infd_deps: tuple[str, ...] = ()
     entry_points: tuple[str, ...]
     extras: tuple[str, ...]
     template: bool = False
+    test_infd_deps: tuple[str, ...] = ()
 
 
 def _requirement_name(requirement: str) -> str:
