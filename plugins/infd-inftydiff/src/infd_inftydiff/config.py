@@ -66,6 +66,15 @@ class SuperResolutionConfig(StrictModel):
     """Super-resolution (∞-Diff §5): encode a low-resolution image, sample it at a higher resolution."""
 
     image: str = Field(description="the low-resolution image file")
+    guidance_scale: float = Field(
+        0.0,
+        ge=0,
+        description="λ of reconstruction guidance of the output, area-downsampled, towards the image "
+        "(0: the paper's encoder-only super-resolution)",
+    )
+    start: float = Field(
+        1.0, gt=0, le=1, description="t_s / T: start from the upsampled image noised to t_s (1: pure noise)"
+    )
 
 
 class SamplingConfig(StrictModel):

@@ -15,18 +15,21 @@ from infd_core.errors import UsageError
 from infd_core.pipeline import Pipeline, RunContext
 from infd_core.preflight import ResourceEstimate
 from infd_core.seeding import seeded_global_rng
-from infd_inftydiff.config import InftyDiffConfig
+from infd_inftydiff.config import InftyDiffConfig, SuperResolutionConfig
 from infd_inftydiff.data import ImageBatches
 from infd_inftydiff.denoiser import InftyDiffDenoiser
+from infd_inftydiff.guidance import (
+    InpaintingGuidance,
+    SuperResolutionGuidance,
+    fill_unknown,
+    known_pixel_latent,
+)
 from infd_inftydiff.latent_model import LatentDenoiser, latent_loss, sample_latents
 from infd_inftydiff.optimisation import optimise
 from infd_inftydiff.sampling import (
-    InpaintingGuidance,
     StartImage,
     check_size,
     estimate_resources,
-    fill_unknown,
-    known_pixel_latent,
     load_image,
     sample_images,
     to_uint8,
@@ -129,9 +132,9 @@ class InftyDiffPipeline(Pipeline):
             barrier()
             return gather_lists(paths)
         size = check_size(run.sample.size, self.config.data.resolution)
-        latent = None
+        latent, guidance, start_image = None, None, None
         if cfg.superres is not None:
-            latent = self._encode_file(model, cfg.superres.image)
+            latent, guidance, start_image = self._super_resolution(model, cfg.superres, size)
         count = run.sample.num_samples
         single_store = out.rstrip("/").endswith(".zarr")
         if single_store and count > 1:
@@ -149,6 +152,7 @@ class InftyDiffPipeline(Pipeline):
                 steps=cfg.steps, eta=cfg.eta, wiener_epsilon=self.config.diffusion.wiener_epsilon,
                 callback=self._progress(f"sample {indices[0] + 1}-{indices[-1] + 1}/{count}"),
                 latent=batch_latent, device=self.device, tile_points=cfg.chunk_points,
+                guidance=guidance, start=start_image,
             )  # fmt: skip
             for i, image in zip(indices, to_uint8(images), strict=True):
                 url = out if single_store else f"{out.rstrip('/')}/sample-{i:03d}.ome.zarr"
@@ -190,6 +194,22 @@ class InftyDiffPipeline(Pipeline):
         image = load_image(path, model.config.in_channels).to(self.device)
         with torch.no_grad():
             return model.encode_grid(image, self.config.sampling.chunk_points)
+
+    def _super_resolution(
+        self, model: InftyDiffDenoiser, cfg: SuperResolutionConfig, size: tuple[int, int]
+    ) -> tuple[torch.Tensor, SuperResolutionGuidance | None, StartImage | None]:
+        """The low-resolution image's latent (§5), and optionally guidance towards it (its downsampled
+        output) and a start from it, upsampled and noised to t_s."""
+        latent = self._encode_file(model, cfg.image)
+        low = load_image(cfg.image, model.config.in_channels).to(self.device)
+        guidance = None
+        if cfg.guidance_scale > 0:
+            guidance = SuperResolutionGuidance(low, self.mollifier, self.schedule, cfg.guidance_scale)
+        start = None
+        if cfg.start < 1:
+            up = torch.nn.functional.interpolate(low, size=size, mode="bicubic", align_corners=False)
+            start = StartImage(up.clamp(-1, 1), max(1, round(cfg.start * self.schedule.num_steps)))
+        return latent, guidance, start
 
     def _inpaint(self, model: InftyDiffDenoiser, out: str) -> list[str]:
         cfg = self.config.sampling.inpaint

@@ -23,7 +23,7 @@ from infd_measures.discrete import DiscreteSchedule
 from infd_measures.mollifier import GaussianMollifier
 from infd_samplers import ddim
 from infd_samplers.progress import StepCallback
-from infd_sparse import CoordinateBatch, resized_kernel_size
+from infd_sparse import resized_kernel_size
 from infd_sparse.evaluation import DEFAULT_TILE_POINTS
 
 
@@ -209,56 +209,6 @@ def mollified_ddim(
             guidance=guidance,
         )
     return mollifier.wiener_inverse(mollified.detach(), wiener_epsilon).clamp(-1.0, 1.0)
-
-
-def fill_unknown(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """``image [B, C, H, W]`` with the pixels outside ``mask [B, 1, H, W]`` set to the known pixels' mean."""
-    known = mask.expand_as(image).to(image.dtype)
-    mean = (image * known).sum((-2, -1), keepdim=True) / known.sum((-2, -1), keepdim=True).clamp(min=1)
-    return torch.where(known > 0, image, mean)
-
-
-def known_pixel_latent(model: InftyDiffDenoiser, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """The latent of ``image [1, C, H, W]`` encoded from the pixels where ``mask [1, 1, H, W]`` is true
-    only (the encoder reads any subset), so the region to fill cannot leak into it."""
-    points = CoordinateBatch.from_masks(mask[:, 0])
-    values = image[points.batch, :, points.coords[:, 0], points.coords[:, 1]]
-    with torch.no_grad():
-        return model.encode(values, points)
-
-
-class InpaintingGuidance:
-    """∞-Diff §5 reconstruction guidance: x_s ← x_s − λ_t ∇_{x_t} ‖m ⊙ (T x̂₀ − T x̄)‖².
-
-    The model's x₀ estimate already lives in mollified space (it predicts Tξ), so it is compared with
-    the mollified observation T x̄. The step weight λ_t = λ · α_t · α_s / 2 follows Ho et al.'s (2022)
-    reconstruction guidance, which ∞-Diff adopts: ∂x̂₀/∂x_t ≈ 1/α_t, so a constant λ would blow up at
-    high noise, while λ_t moves x_s by about λ · α_s times the masked error.
-    """
-
-    needs_grad = True
-
-    def __init__(
-        self,
-        image: torch.Tensor,
-        mask: torch.Tensor,
-        mollifier: GaussianMollifier,
-        schedule: DiscreteSchedule,
-        scale: float,
-    ) -> None:
-        if mask.shape[-2:] != image.shape[-2:]:
-            raise UsageError(f"mask of shape {list(mask.shape)} does not match the image {list(image.shape)}")
-        self.target = mollifier.apply(image, method="auto")
-        self.weight = mask.expand_as(image).to(image.dtype)
-        self.schedule = schedule
-        self.scale = scale
-
-    def __call__(self, step: Any) -> torch.Tensor:
-        with torch.enable_grad():
-            residual = self.weight * (step.prediction.x0 - self.target)
-            (grad,) = torch.autograd.grad(residual.pow(2).sum(), step.x_t)
-        alpha_t = self.schedule.alpha(round(step.t)).to(grad)
-        return step.x_next - (self.scale * alpha_t * step.alpha_next / 2) * grad.detach()
 
 
 def load_image(path: str, channels: int) -> torch.Tensor:
