@@ -103,11 +103,27 @@ class SamplingConfig(StrictModel):
 class LatentConfig(StrictModel):
     """The latent DDPM of the diffusion autoencoder (used when ``model.latent_dim`` > 0)."""
 
+    architecture: Literal["residual", "skip"] = Field(
+        "residual", description="'skip': DiffAE's skip-connected MLP; 'residual': a residual MLP"
+    )
     hidden: int = Field(256, ge=8)
     depth: int = Field(4, ge=1)
+    loss: Literal["mse", "l1"] = Field("mse", description="ε-matching loss (DiffAE: l1)")
+    schedule: Literal["pixel", "constant"] = Field(
+        "pixel",
+        description="'constant': β = `beta` for `num_steps` steps (DiffAE); 'pixel': the pixel model's",
+    )
+    beta: float = Field(0.008, gt=0, lt=1, description="β of the constant schedule")
+    num_steps: int = Field(1000, ge=2, description="steps of the constant schedule")
     steps: int = Field(200, ge=0, description="training steps of the latent DDPM")
     lr: float = Field(1e-3, gt=0)
     stats_batches: int = Field(8, ge=1, description="batches used to standardise the latents")
+
+    @model_validator(mode="after")
+    def _skip_depth(self) -> LatentConfig:
+        if self.architecture == "skip" and self.depth < 2:
+            raise ValueError("the skip MLP needs depth >= 2 (hidden layers and an output layer)")
+        return self
 
 
 def merge_model_preset(

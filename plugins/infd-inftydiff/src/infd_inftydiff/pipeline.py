@@ -24,7 +24,7 @@ from infd_inftydiff.guidance import (
     fill_unknown,
     known_pixel_latent,
 )
-from infd_inftydiff.latent_model import LatentDenoiser, latent_loss, sample_latents
+from infd_inftydiff.latent_model import build_latent_model, latent_loss, latent_schedule, sample_latents
 from infd_inftydiff.optimisation import optimise
 from infd_inftydiff.sampling import (
     StartImage,
@@ -69,7 +69,8 @@ class InftyDiffPipeline(Pipeline):
         self.latent_model = None
         if config.model.latent_dim:
             with seeded_global_rng(context.run.seed, "latent-init"):
-                self.latent_model = LatentDenoiser(config.model.latent_dim, config.latent).to(self.device)
+                self.latent_model = build_latent_model(config.model.latent_dim, config.latent).to(self.device)
+        self.latent_schedule = latent_schedule(config.latent, self.schedule)
         self.step = 0
         self.latent_step = 0
 
@@ -113,7 +114,7 @@ class InftyDiffPipeline(Pipeline):
         loss_value = float("nan")
         while self.latent_step < cfg.steps:
             z = self.latent_model.standardise(encode(self.latent_step))
-            loss = latent_loss(self.latent_model, self.schedule, z, seed, self.latent_step)
+            loss = latent_loss(self.latent_model, self.latent_schedule, z, seed, self.latent_step, cfg.loss)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -185,7 +186,7 @@ class InftyDiffPipeline(Pipeline):
             return None
         generators = [self.context.generator("latent", i, device="cpu") for i in indices]
         return sample_latents(
-            self.latent_model, self.schedule, generators, self.config.sampling.steps, self.device
+            self.latent_model, self.latent_schedule, generators, self.config.sampling.steps, self.device
         )
 
     def _encode_file(self, model: InftyDiffDenoiser, path: str) -> torch.Tensor:

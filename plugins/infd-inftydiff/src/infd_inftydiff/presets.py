@@ -24,7 +24,9 @@ INFTYDIFF_PAPER: dict[str, dict[str, Any]] = {
         "amp": True,
     },
     "sampling": {"steps": 100, "eta": 0.0},
-}
+    "latent": {"architecture": "skip", "hidden": 2048, "depth": 10, "loss": "l1",
+               "schedule": "constant", "beta": 0.008, "num_steps": 1000},
+}  # fmt: skip
 
 
 def apply_sections(data: Mapping[str, Any], sections: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
