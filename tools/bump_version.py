@@ -5,7 +5,8 @@
 
 The released distributions (``packages/*`` and ``plugins/*``) move in lockstep: each one's
 ``[project] version``, the ``__version__`` of its module, and every ``"infd-<name>~=X"`` requirement on a
-sibling (in its dependencies and its extras), in those and in ``templates/*`` (a plugin template pins the infd-core it was written against).
+sibling (in its dependencies and its extras), in those and in ``templates/*`` (a plugin template pins
+the infd-core it was written against).
 """
 
 from __future__ import annotations
