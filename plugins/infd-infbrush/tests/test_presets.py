@@ -48,3 +48,27 @@ def test_eq14_weights_follow_the_closed_form_step_by_step():
     expected = torch.tensor(raw, dtype=torch.float64)
     torch.testing.assert_close(weights[1:], expected / expected.mean())
     assert weights[0] == 0
+
+
+def test_the_training_loss_weights_each_sample_by_its_lambda_t():
+    from infd_infbrush.denoiser import InfBrushDenoiser
+    from infd_infbrush.model_config import BrushDenoiserConfig
+    from infd_infbrush.training import BrushTrainingLoss
+    from infd_inftydiff import TrainingBatch
+    from infd_sparse import CoordinateBatch
+
+    torch.manual_seed(0)
+    model = InfBrushDenoiser(BrushDenoiserConfig(train_resolution=8, condition={"dim": 2}))
+    torch.nn.init.normal_(model.head.weight, std=0.5)
+    g = torch.Generator().manual_seed(1)
+    points = CoordinateBatch.random(2, (8, 8), 2, g)
+    batch = TrainingBatch(points, torch.randn(points.num_points, 3, generator=g),
+                          torch.randn(points.num_points, 3, generator=g), torch.tensor([0.2, 0.9]))  # fmt: skip
+    weights = eq14_weights(DiscreteSchedule.cosine(1000))
+    condition = torch.eye(2)
+    with torch.no_grad():
+        weighted = BrushTrainingLoss(model, amp=False, weights=weights)(batch, condition, None)
+        error = (model(batch.noisy, points, batch.t, model.condition_tokens(condition)) - batch.target) ** 2
+    per_point = weights[torch.tensor([200, 900])].float()[points.batch]
+    torch.testing.assert_close(weighted, (error * per_point[:, None]).mean())
+    assert not torch.isclose(weighted, error.mean())
