@@ -62,8 +62,8 @@ def test_the_training_loss_weights_each_sample_by_its_lambda_t():
     torch.nn.init.normal_(model.head.weight, std=0.5)
     g = torch.Generator().manual_seed(1)
     points = CoordinateBatch.random(2, (8, 8), 2, g)
-    batch = TrainingBatch(points, torch.randn(points.num_points, 3, generator=g),
-                          torch.randn(points.num_points, 3, generator=g), torch.tensor([0.2, 0.9]))  # fmt: skip
+    noisy, target = torch.randn(2, points.num_points, 3, generator=g)
+    batch = TrainingBatch(points, noisy, target, torch.tensor([0.2, 0.9]))
     weights = eq14_weights(DiscreteSchedule.cosine(1000))
     condition = torch.eye(2)
     with torch.no_grad():
