@@ -53,6 +53,7 @@ class Dist:
     entry_points: tuple[str, ...]
     extras: tuple[str, ...]
     template: bool = False
+    test_infd_deps: tuple[str, ...] = ()
 
 
 def _requirement_name(requirement: str) -> str:
@@ -78,6 +79,7 @@ def find_distributions() -> dict[str, Dist]:
             name=project["name"],
             path=pyproject.parent,
             infd_deps=tuple(d for d in deps if d.startswith("infd-")),
+            test_infd_deps=tuple(sorted(d for d in test_deps if d.startswith("infd-"))),
             needs_torchvision=bool(NEEDS_TORCHVISION & {*deps, *test_deps}),
             entry_points=tuple(project.get("entry-points", {}).get("infd", {})),
             extras=tuple(project.get("optional-dependencies", {})),
@@ -153,7 +155,11 @@ def check_plugins_listed(session: nox.Session, dist: Dist) -> None:
 def _make_tests_session(dist: Dist) -> None:
     @nox.session(name=f"tests-{dist.name}")
     def tests(session: nox.Session) -> None:
-        install(session, infd_closure(dist.name), tested=[dist])
+        # infd distributions the test extra names are installed from this repository too
+        dists = infd_closure(dist.name)
+        for extra in dist.test_infd_deps:
+            dists += [d for d in infd_closure(extra) if d not in dists]
+        install(session, dists, tested=[dist])
         check_plugins_listed(session, dist)
         session.run("pytest", str(dist.path / "tests"), "-q", *session.posargs)
 

@@ -36,8 +36,8 @@ def test_installed_metadata_is_release_ready(name):
     assert "torch>=2.13" in requires  # the floor nox tests (2.13.0; 2.14.1 with torchvision)
     version = meta["Version"]
     for requirement in requires:
-        if requirement.startswith("infd-"):
-            assert requirement.endswith(f"~={version}"), requirement
+        if requirement.startswith("infd-"):  # in an extra too: "infd-x~=V; extra == '...'"
+            assert requirement.split(";")[0].strip().endswith(f"~={version}"), requirement
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -82,7 +82,8 @@ def test_one_command_bumps_every_version_and_sibling_pin(repo_copy):
             "project"
         ]
         assert project["version"] == "0.2.0"
-        infd = [r for r in project["dependencies"] if r.startswith("infd-")]
+        extras = [r for reqs in project.get("optional-dependencies", {}).values() for r in reqs]
+        infd = [r for r in [*project["dependencies"], *extras] if r.startswith("infd-")]
         assert all(r.endswith("~=0.2.0") for r in infd), infd
         assert "torch>=2.13" in project["dependencies"]  # other requirements are left alone
     template = tomllib.loads((repo_copy / "templates/infd-example-plugin/pyproject.toml").read_text())

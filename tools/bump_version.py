@@ -5,7 +5,8 @@
 
 The released distributions (``packages/*`` and ``plugins/*``) move in lockstep: each one's
 ``[project] version``, the ``__version__`` of its module, and every ``"infd-<name>~=X"`` requirement on a
-sibling, in those and in ``templates/*`` (a plugin template pins the infd-core it was written against).
+sibling (in its dependencies and its extras), in those and in ``templates/*`` (a plugin template pins
+the infd-core it was written against).
 """
 
 from __future__ import annotations
@@ -43,6 +44,18 @@ def _dependencies_block(text: str) -> tuple[int, int]:
     return start, text.index("]", start)
 
 
+def _requirement_blocks(text: str) -> list[tuple[int, int]]:
+    """The ``dependencies`` list and the ``[project.optional-dependencies]`` table (extras may pin a
+    sibling too, e.g. a plugin's optional command), last first so that rewriting keeps the offsets."""
+    blocks = [_dependencies_block(text)]
+    header = "[project.optional-dependencies]"
+    if header in text:
+        start = text.index(header)
+        following = text.find("\n[", start + len(header))
+        blocks.append((start, len(text) if following < 0 else following))
+    return sorted(blocks, reverse=True)
+
+
 def bump(root: Path, new: str) -> list[Path]:
     """Rewrite versions and sibling pins to ``new``; returns the files changed."""
     if not VERSION.match(new):
@@ -53,11 +66,11 @@ def bump(root: Path, new: str) -> list[Path]:
         text = path.read_text()
         if path.parent in released(root):
             text = PROJECT_VERSION.sub(f'version = "{new}"', text, count=1)
-        start, end = _dependencies_block(text)
-        block = SIBLING_PIN.sub(
-            lambda m: f'"{m.group(1)}~={new}"' if m.group(1) in names else m.group(0), text[start:end]
-        )
-        text = text[:start] + block + text[end:]
+        for start, end in _requirement_blocks(text):
+            block = SIBLING_PIN.sub(
+                lambda m: f'"{m.group(1)}~={new}"' if m.group(1) in names else m.group(0), text[start:end]
+            )
+            text = text[:start] + block + text[end:]
         changed += _write(path, text)
     for folder in released(root):
         for init in module_inits(folder):
@@ -79,10 +92,10 @@ def check(root: Path) -> list[str]:
                 problems.append(f"{init.relative_to(root)}: __version__ {found.group(1)}")
     for path in pinning(root):
         text = path.read_text()
-        start, end = _dependencies_block(text)
-        for match in SIBLING_PIN.finditer(text[start:end]):
-            if match.group(1) in versions and match.group(2) != f"~={version}":
-                problems.append(f"{path.relative_to(root)}: {match.group(0)} (want ~={version})")
+        for start, end in _requirement_blocks(text):
+            for match in SIBLING_PIN.finditer(text[start:end]):
+                if match.group(1) in versions and match.group(2) != f"~={version}":
+                    problems.append(f"{path.relative_to(root)}: {match.group(0)} (want ~={version})")
     return problems
 
 

@@ -54,3 +54,35 @@ def test_super_resolution_needs_an_encoder(trained, tmp_path):
         "--set", f"config.sampling.superres={{image: {tmp_path / 'small.png'}}}",
         expect=2,
     )  # fmt: skip
+
+
+def test_diffae_latent_ddpm_parts():
+    """DiffAE's latent model (skip MLP), its constant-β schedule and L1 loss against closed forms."""
+    from infd_core.seeding import derive_generator
+    from infd_inftydiff.config import LatentConfig
+    from infd_inftydiff.latent_model import LatentSkipMLP, build_latent_model, latent_loss, latent_schedule
+    from infd_measures.discrete import DiscreteSchedule
+
+    config = LatentConfig(
+        architecture="skip", hidden=16, depth=3, schedule="constant", beta=0.008, num_steps=50
+    )
+    schedule = latent_schedule(config, DiscreteSchedule.cosine(10))
+    steps = torch.arange(51)
+    torch.testing.assert_close(schedule.alpha_bar(steps), (1 - 0.008) ** steps.double())
+    torch.manual_seed(0)
+    model = build_latent_model(6, config)
+    assert isinstance(model, LatentSkipMLP) and [layer.in_features for layer in model.layers] == [6, 22, 22]
+    for p in model.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    z, t = torch.randn(4, 6), torch.rand(4)
+    with torch.no_grad():
+        model.layers[0].weight.zero_()
+        model.layers[0].bias.zero_()  # the first layer cut: z still reaches the output by the skips
+        assert (model(z, t) - model(2 * z, t)).abs().max() > 1e-3
+    loss = latent_loss(model, schedule, z, seed=3, step=7, loss="l1")
+    g = derive_generator(3, "latent-noise", 7, device="cpu")  # the same draws, by hand
+    k = torch.randint(1, 51, (4,), generator=g)
+    eps = torch.randn(z.shape, generator=g)
+    bar = ((1 - 0.008) ** k.double()).float()[:, None]
+    expected = (model(bar.sqrt() * z + (1 - bar).sqrt() * eps, k.float() / 50) - eps).abs().mean()
+    torch.testing.assert_close(loss, expected)

@@ -32,6 +32,11 @@ _EXPORTS = {
     "grid_to_sparse": "infd_sparse.resample",
     "sparse_to_grid_bilinear": "infd_sparse.resample",
     "sparse_to_grid_mean": "infd_sparse.resample",
+    "NearestValues": "infd_sparse.nearest",
+    "nearest_points": "infd_sparse.nearest",
+    "nearest_values": "infd_sparse.nearest",
+    "inverse_distance_grid": "infd_sparse.nearest",
+    "sparse_to_grid_knn": "infd_sparse.nearest",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -90,6 +90,21 @@ class TokenSet:
         counts = torch.bincount(self.batch, minlength=self.batch_size).clamp(min=1)
         return sums / counts[:, None].to(sums.dtype)
 
+    def padded(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(tokens [B, T, D], mask [B, T])``: each sample's tokens in order, padded to the longest set
+        (a sample without tokens gets one zero token, so that softmax attention stays defined)."""
+        counts = torch.bincount(self.batch, minlength=self.batch_size)
+        order = torch.argsort(self.batch, stable=True)
+        batch = self.batch[order]
+        position = torch.arange(len(batch), device=batch.device) - (torch.cumsum(counts, 0) - counts)[batch]
+        longest = max(1, int(counts.max()))
+        dense = self.tokens.new_zeros(self.batch_size, longest, self.width)
+        mask = torch.zeros(self.batch_size, longest, dtype=torch.bool, device=self.tokens.device)
+        dense[batch, position] = self.tokens[order]
+        mask[batch, position] = True
+        mask[:, 0] |= counts == 0
+        return dense, mask
+
     def replace_samples(self, drop: torch.Tensor, null: torch.Tensor) -> TokenSet:
         """Samples where ``drop [B]`` is true get the tokens ``null [T0, D]`` instead of their own."""
         keep = ~drop[self.batch]

@@ -113,6 +113,9 @@ class ConditionEmbedding(nn.Module):
         self.project: nn.Linear | None = None
         if config.kind == "vector":
             self.vector = VectorEmbedding(config.dim, config.tokens, config.width)
+        elif config.kind == "embedding":  # vectors [B, D] → tokens by an MLP; token sets projected
+            self.vector = VectorEmbedding(config.dim, config.tokens, config.width)
+            self.project = nn.Linear(config.dim, config.width)
         else:
             self.encoder = PatchEncoder(in_channels, config.patch_size, config.encoder_width)
             self.project = nn.Linear(config.encoder_width, config.width)
@@ -121,6 +124,8 @@ class ConditionEmbedding(nn.Module):
     def embed(self, condition: torch.Tensor | TokenSet) -> TokenSet:
         """Tokens of a condition: ``[B, dim]`` vectors, ``[B, C, r, r]`` references, or encoder tokens."""
         cfg = self.config
+        if cfg.kind == "embedding":
+            return self._embedding_tokens(condition)
         if self.vector is not None:
             if isinstance(condition, TokenSet) or condition.dim() != 2 or condition.shape[1] != cfg.dim:
                 got = "a token set" if isinstance(condition, TokenSet) else list(condition.shape)
@@ -143,6 +148,24 @@ class ConditionEmbedding(nn.Module):
                 f"got {list(condition.shape)}"
             )
         return self.encoder(condition).map(self.project)
+
+    def _embedding_tokens(self, condition: torch.Tensor | TokenSet) -> TokenSet:
+        """Precomputed embeddings: ``[B, D]`` vectors, ``[B, T, D]`` or a ragged set of ``D``-wide tokens."""
+        assert self.vector is not None and self.project is not None
+        dim = self.config.dim
+        if isinstance(condition, TokenSet):
+            tokens = condition
+        elif condition.dim() == 2 and condition.shape[1] == dim:
+            return self.vector(condition.to(self.null.dtype))
+        elif condition.dim() == 3:
+            tokens = TokenSet.from_dense(condition.to(self.null.dtype))
+        else:
+            raise ConditionError(
+                f"embeddings must be [B, {dim}] or [B, T, {dim}], got {list(condition.shape)}"
+            )
+        if tokens.width != dim:
+            raise ConditionError(f"embedding tokens must have {dim} features, got {tokens.width}")
+        return tokens.map(self.project)
 
     def null_tokens(self, batch_size: int) -> TokenSet:
         """The null condition of every sample (the unconditional branch of guidance)."""

@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 from infd_core.config import StrictModel
 from infd_infbrush.model_config import PRESETS, BrushDenoiserConfig
 from infd_inftydiff import DiffusionConfig, OptimConfig, merge_model_preset
+from infd_inftydiff.presets import INFBRUSH_PAPER, apply_sections
 
 
 class BrushDataConfig(StrictModel):
@@ -37,9 +38,17 @@ class BrushDataConfig(StrictModel):
     condition_drop: float = Field(
         0.1, ge=0.0, lt=1.0, description="probability that a sample's condition is replaced by the null one"
     )
+    embeddings: str | None = Field(
+        None,
+        description="a .safetensors table of precomputed embeddings, one row per image of the folder "
+        "`source` (made by `infd infbrush embed` or any encoder); conditions the model (condition.kind "
+        "'embedding') instead of classes",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> BrushDataConfig:
+        if self.embeddings is not None and self.source == "builtin":
+            raise ValueError("data.embeddings needs data.source to be the folder of the embedded images")
         if self.encoding == "binary" and len(self.classes) != 2:
             raise ValueError(f"binary encoding needs exactly two classes, got {len(self.classes)}")
         if len(set(self.classes)) != len(self.classes):
@@ -49,6 +58,16 @@ class BrushDataConfig(StrictModel):
     @property
     def vector_dim(self) -> int:
         return 1 if self.encoding == "binary" else len(self.classes)
+
+
+class BrushDiffusionConfig(DiffusionConfig):
+    """∞-Diff's mollified diffusion with the loss weighting of ∞-Brush eq. 14."""
+
+    loss_weighting: Literal["uniform", "lambda_t"] = Field(
+        "uniform",
+        description="per-time loss weight: 'lambda_t' (eq. 14: β_t²/(2 β̃_t (1 − β_t)(1 − ᾱ_t)), "
+        "mean 1 over t) or 'uniform' (Ho et al.'s simple loss)",
+    )
 
 
 class BrushSamplingConfig(StrictModel):
@@ -76,6 +95,11 @@ class BrushSamplingConfig(StrictModel):
     reference: str | None = Field(
         None, description="reference image file (patch conditioning); default: training crops"
     )
+    embeddings: str | None = Field(
+        None,
+        description="a .safetensors embedding table (kind 'embedding'): sample i takes row i mod N; "
+        "default: the training table",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> BrushSamplingConfig:
@@ -92,7 +116,7 @@ class InfBrushConfig(StrictModel):
     preset: Literal["tiny", "paper"] = "tiny"
     model: BrushDenoiserConfig = Field(default_factory=BrushDenoiserConfig)
     data: BrushDataConfig = Field(default_factory=BrushDataConfig)
-    diffusion: DiffusionConfig = Field(default_factory=DiffusionConfig)
+    diffusion: BrushDiffusionConfig = Field(default_factory=BrushDiffusionConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
     sampling: BrushSamplingConfig = Field(default_factory=BrushSamplingConfig)
 
@@ -104,6 +128,8 @@ class InfBrushConfig(StrictModel):
         preset = data.get("preset", "tiny")
         if preset not in PRESETS:
             return data  # the Literal check reports it
+        if preset == "paper":
+            data = apply_sections(data, INFBRUSH_PAPER)
         raw_data = data.get("data") or {}
         resolution = raw_data.get("resolution", 32)
         base, model = PRESETS[preset](resolution), data.get("model") or {}
@@ -127,6 +153,11 @@ class InfBrushConfig(StrictModel):
                 f"({self.data.resolution})"
             )
         condition = self.model.condition
+        if (condition.kind == "embedding") != (self.data.embeddings is not None):
+            raise ValueError(
+                "model.condition.kind 'embedding' and data.embeddings go together (a table of embeddings "
+                "per image conditions the model)"
+            )
         if condition.kind == "vector" and condition.dim != self.data.vector_dim:
             raise ValueError(
                 f"model.condition.dim ({condition.dim}) must equal the data's vector length "

@@ -23,15 +23,13 @@ from infd_infbrush.conditioning import ConditionEmbedding, fourier_features
 from infd_infbrush.errors import ConditionError
 from infd_infbrush.model_config import BrushDenoiserConfig
 from infd_inftydiff import GridUNet, SparseResBlock, timestep_embedding
-from infd_inftydiff.geometry import KernelGeometry
+from infd_inftydiff.geometry import KernelGeometry, to_inner_grid
 from infd_sparse import (
     CoordinateBatch,
     NeighbourMap,
     PointEvaluator,
     WholeSet,
-    bilinear_splat_sums,
     grid_to_sparse,
-    normalise_splat,
 )
 
 
@@ -59,7 +57,8 @@ class InfBrushDenoiser(KernelGeometry, nn.Module):
         self.self_attention = nn.ModuleList(
             LinearSelfAttention(c, att.heads, att.head_dim) for _ in range(att.blocks)
         )
-        self.grid = GridUNet(config.grid, c, c, emb_dim)
+        context = width if att.grid_cross_attention else 0  # the bottleneck attends to the tokens
+        self.grid = GridUNet(config.grid, c, c, emb_dim, context_dim=context)
         self.merge = nn.ModuleList(nn.Linear(2 * c, c) for _ in range(config.sparse_blocks))
         self.up = nn.ModuleList(SparseResBlock(c, emb_dim, config) for _ in range(config.sparse_blocks))
         self.out_norm = nn.LayerNorm(c)
@@ -125,9 +124,8 @@ class InfBrushDenoiser(KernelGeometry, nn.Module):
             h = ev.pointwise(lambda x, p, c=cross, s=sums: x + c.attend(x, p.batch, s), h)
             own: KeyValueSums = ev.reduce(lambda x, p, a=attention: a.sums(x, p.batch, batch_size), h)
             h = ev.pointwise(lambda x, p, a=attention, s=own: x + a.attend(x, p.batch, s), h)
-        side = self.config.grid.resolution
-        sums_mass = ev.reduce(lambda x, p: bilinear_splat_sums(x, p, (side, side)), h)
-        inner = self.grid(normalise_splat(*sums_mass, batch_size, (side, side)), emb)
+        context = tokens.padded() if self.grid.middle_cross is not None else None
+        inner = self.grid(to_inner_grid(ev, h, self.config), emb, context)
         h = ev.pointwise(lambda x, p: x + grid_to_sparse(inner, p), h)
         for merge, block in zip(self.merge, self.up, strict=True):
             h = block.evaluate(ev, h, emb, scale, skip=skips.pop(), merge=merge)

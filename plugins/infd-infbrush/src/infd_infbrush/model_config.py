@@ -21,13 +21,19 @@ class AttentionConfig(StrictModel):
         True, description="coordinate embeddings of the points as a third source (time, condition, coords)"
     )
     coordinate_frequencies: int = Field(4, ge=1, description="Fourier frequencies per axis of that source")
+    grid_cross_attention: bool = Field(
+        False, description="softmax cross-attention of the grid U-Net's bottleneck on the condition tokens"
+    )
 
 
 class ConditionConfig(StrictModel):
-    """What the model is conditioned on: a vector (class, attribute) or reference-image patches."""
+    """What the model is conditioned on: a vector (class, attribute), reference-image patches, or
+    precomputed embeddings (a vector or a token set per image, from any encoder)."""
 
-    kind: Literal["vector", "patches"] = "vector"
-    dim: int = Field(2, ge=1, description="length of a condition vector (kind 'vector')")
+    kind: Literal["vector", "patches", "embedding"] = "vector"
+    dim: int = Field(
+        2, ge=1, description="length of a condition vector (kind 'vector'), or the embeddings' width"
+    )
     tokens: int = Field(4, ge=1, description="tokens the MLP makes from a vector")
     width: int = Field(32, ge=4, description="width of the condition tokens")
     null_tokens: int = Field(1, ge=1, description="tokens of the learned null condition (guidance)")
@@ -63,10 +69,12 @@ class BrushDenoiserConfig(DenoiserConfig):
 
 
 def paper_preset(resolution: int = 1024) -> dict[str, Any]:
-    """∞-Diff's paper sizes with ∞-Brush's operators (8 heads of 32 features, 256-wide tokens)."""
+    """∞-Diff's paper sizes and interpolation with ∞-Brush's operators (8 heads of 32 features, 256-wide
+    tokens); no diffusion autoencoder (the condition takes the latent's place)."""
     return {
         **INFTYDIFF_PRESETS["paper"](resolution),
-        "attention": {"blocks": 2, "heads": 8, "head_dim": 32},
+        "latent_dim": 0,
+        "attention": {"blocks": 2, "heads": 8, "head_dim": 32, "grid_cross_attention": True},
         "condition": {"width": 256, "tokens": 8, "encoder_width": 256, "patch_size": 16,
                       "reference_resolution": 256},
     }  # fmt: skip

@@ -19,9 +19,10 @@ from infd_infbrush.conditioning import load_encoder
 from infd_infbrush.config import InfBrushConfig
 from infd_infbrush.data import ClassBatches, class_vectors, reference_images
 from infd_infbrush.denoiser import InfBrushDenoiser
+from infd_infbrush.embeddings import EmbeddingBatches, EmbeddingTable, read_table
 from infd_infbrush.errors import ConditionError
 from infd_infbrush.sampling import check_guidance_scale, sample_images
-from infd_infbrush.training import BrushTrainingLoss, condition_drops
+from infd_infbrush.training import BrushTrainingLoss, condition_drops, eq14_weights
 from infd_inftydiff import (
     EMA,
     check_size,
@@ -62,6 +63,7 @@ class InfBrushPipeline(Pipeline):
         self.optimizer = torch.optim.AdamW(
             [p for p in self.model.parameters() if p.requires_grad],
             lr=config.optim.lr,
+            betas=config.optim.betas,
             weight_decay=config.optim.weight_decay,
         )
         self.schedule = DiscreteSchedule.cosine(config.diffusion.num_steps)
@@ -70,24 +72,51 @@ class InfBrushPipeline(Pipeline):
         )
         self.diffusion = GaussianDiffusion(self.schedule, self.mollifier)
         self.step = 0
+        self._tables: dict[str, EmbeddingTable] = {}
 
     # -- training ------------------------------------------------------------------------------------
+    def embedding_table(self, path: str | None = None) -> EmbeddingTable:
+        """The table at ``path`` (default: ``data.embeddings``), checked against ``condition.dim``."""
+        path = path or self.config.data.embeddings
+        if path is None:
+            raise ConditionError("this model is conditioned on embeddings: give sampling.embeddings")
+        if path not in self._tables:
+            table = read_table(path)
+            dim = self.config.model.condition.dim
+            if table.dim != dim:
+                raise ConditionError(f"{path}: embeddings are {table.dim} wide but condition.dim is {dim}")
+            self._tables[path] = table
+        return self._tables[path]
+
     def condition_input(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """What the model is conditioned on: class vectors, or the images as references."""
+        """What the model is conditioned on: class vectors, embedding rows, or the images as references."""
         condition = self.config.model.condition
+        if condition.kind == "embedding":
+            return self.embedding_table().embeddings[labels].to(self.device)
         if condition.kind == "vector":
             return class_vectors(labels, self.config.data).to(self.device)
         return reference_images(images, condition.reference_resolution).to(self.device)
+
+    def loss_weights(self) -> torch.Tensor | None:
+        """Per-time loss weights: eq. 14's λ_t (``diffusion.loss_weighting: lambda_t``) or none (uniform)."""
+        if self.config.diffusion.loss_weighting == "lambda_t":
+            return eq14_weights(self.schedule)
+        return None
 
     def train(self) -> Mapping[str, float]:
         """Data-parallel over the global batch ``data.batch_size`` (``infd_core.ddp``): each rank reads
         only its slice, and each sample's noise, points and condition drop come from its own generator,
         so the weights do not depend on the number of ranks or on ``optim.grad_accumulation``."""
         cfg, ctx = self.config, self.context
-        batches = ClassBatches(cfg.data, ctx.run.seed)
+        if cfg.data.embeddings is not None:
+            batches: Any = EmbeddingBatches(cfg.data, self.embedding_table(), ctx.run.seed)
+        else:
+            batches = ClassBatches(cfg.data, ctx.run.seed)
         # a micro-batch without a dropped condition leaves the null tokens unused on that rank
         training_loss = wrap_ddp(
-            BrushTrainingLoss(self.model, cfg.optim.amp), ctx.dist, find_unused_parameters=True
+            BrushTrainingLoss(self.model, cfg.optim.amp, self.loss_weights()),
+            ctx.dist,
+            find_unused_parameters=True,
         )
         seed = ctx.run.seed
 
@@ -142,6 +171,8 @@ class InfBrushPipeline(Pipeline):
         """The condition of each sample: class vectors, an explicit vector, or reference images."""
         cfg, data = self.config.sampling, self.config.data
         condition = self.config.model.condition
+        if condition.kind == "embedding":
+            return self.embedding_table(cfg.embeddings).rows(count)
         if condition.kind == "vector":
             if cfg.vector is not None:
                 if len(cfg.vector) != condition.dim:

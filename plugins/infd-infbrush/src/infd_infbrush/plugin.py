@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from infd_core import ComponentSpec, hookimpl
+
+if TYPE_CHECKING:
+    import click
 
 
 @hookimpl
@@ -28,3 +33,10 @@ def infd_models() -> list[ComponentSpec]:
             description="sparse operators + linear cross-/self-attention around a grid U-Net, predicting Tξ",
         )
     ]
+
+
+@hookimpl
+def infd_cli_commands(cli: click.Group) -> None:
+    from infd_infbrush.cli import infbrush_group
+
+    cli.add_command(infbrush_group)

@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from infd_core.config import StrictModel
 from infd_inftydiff.model_config import PRESETS, DenoiserConfig
+from infd_inftydiff.presets import INFTYDIFF_PAPER, apply_sections
 
 
 class DataConfig(StrictModel):
@@ -34,6 +35,7 @@ class OptimConfig(StrictModel):
 
     steps: int = Field(200, ge=1)
     lr: float = Field(2e-3, gt=0, description="paper: 5e-5 at batch 32 for 256² models")
+    betas: tuple[float, float] = Field((0.9, 0.999), description="Adam's (β1, β2); paper: (0.9, 0.99)")
     weight_decay: float = Field(0.0, ge=0)
     ema_decay: float = Field(0.99, ge=0, lt=1)
     grad_clip: float = Field(1.0, gt=0)
@@ -51,12 +53,28 @@ class InpaintConfig(StrictModel):
     image: str = Field(description="image file (PNG, JPEG, ...) to complete")
     mask: str = Field(description="image of the same size: white = known pixel, black = to fill")
     guidance_scale: float = Field(1.0, gt=0, description="λ of the reconstruction guidance")
+    start: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="t_s / T: guided sampling starts from the image (unknown pixels: the known pixels' "
+        "mean) noised to t_s, with that share of the steps; 1: from pure noise",
+    )
 
 
 class SuperResolutionConfig(StrictModel):
     """Super-resolution (∞-Diff §5): encode a low-resolution image, sample it at a higher resolution."""
 
     image: str = Field(description="the low-resolution image file")
+    guidance_scale: float = Field(
+        0.0,
+        ge=0,
+        description="λ of reconstruction guidance of the output, area-downsampled, towards the image "
+        "(0: the paper's encoder-only super-resolution)",
+    )
+    start: float = Field(
+        1.0, gt=0, le=1, description="t_s / T: start from the upsampled image noised to t_s (1: pure noise)"
+    )
 
 
 class SamplingConfig(StrictModel):
@@ -85,11 +103,27 @@ class SamplingConfig(StrictModel):
 class LatentConfig(StrictModel):
     """The latent DDPM of the diffusion autoencoder (used when ``model.latent_dim`` > 0)."""
 
+    architecture: Literal["residual", "skip"] = Field(
+        "residual", description="'skip': DiffAE's skip-connected MLP; 'residual': a residual MLP"
+    )
     hidden: int = Field(256, ge=8)
     depth: int = Field(4, ge=1)
+    loss: Literal["mse", "l1"] = Field("mse", description="ε-matching loss (DiffAE: l1)")
+    schedule: Literal["pixel", "constant"] = Field(
+        "pixel",
+        description="'constant': β = `beta` for `num_steps` steps (DiffAE); 'pixel': the pixel model's",
+    )
+    beta: float = Field(0.008, gt=0, lt=1, description="β of the constant schedule")
+    num_steps: int = Field(1000, ge=2, description="steps of the constant schedule")
     steps: int = Field(200, ge=0, description="training steps of the latent DDPM")
     lr: float = Field(1e-3, gt=0)
     stats_batches: int = Field(8, ge=1, description="batches used to standardise the latents")
+
+    @model_validator(mode="after")
+    def _skip_depth(self) -> LatentConfig:
+        if self.architecture == "skip" and self.depth < 2:
+            raise ValueError("the skip MLP needs depth >= 2 (hidden layers and an output layer)")
+        return self
 
 
 def merge_model_preset(
@@ -124,6 +158,8 @@ class InftyDiffConfig(StrictModel):
         preset = data.get("preset", "tiny")
         if preset not in PRESETS:
             return data  # the Literal check reports it
+        if preset == "paper":
+            data = apply_sections(data, INFTYDIFF_PAPER)
         resolution = (data.get("data") or {}).get("resolution", DataConfig().resolution)
         base, model = PRESETS[preset](resolution), data.get("model") or {}
         return {**data, "model": merge_model_preset(base, model, resolution, ["grid"])}

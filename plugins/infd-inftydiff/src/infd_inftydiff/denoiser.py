@@ -1,13 +1,14 @@
 """The ∞-Diff denoiser (paper Fig. 4, App. A): sparse operators around a grid U-Net.
 
 On the raw sparse coordinates: a linear lift, residual blocks of one count-normalised depthwise sparse
-convolution and a three-layer MLP with time-modulated layer norm; bilinear splatting onto a fixed inner
-grid, the grid U-Net, bilinear interpolation back to the points; sparse blocks with skip connections;
-a linear head predicting the mollified noise Tξ. The same code runs on a random subset of pixels during
-training and on every pixel of a larger image at sampling time: kernels are resized bilinearly to cover
-the same region of the image (∞-Diff §5), so one implementation serves every resolution. The forward pass
-is written against an infd-sparse :class:`~infd_sparse.evaluation.PointEvaluator`: neighbour maps on
-point sets (training), dense conv2d/FFT kernels tile by tile on full grids (sampling, any size).
+convolution and a three-layer MLP with time-modulated layer norm; interpolation onto a fixed inner
+grid (the paper's k nearest neighbours, or bilinear splatting), the grid U-Net, bilinear interpolation
+back to the points; sparse blocks with skip connections; a linear head predicting the mollified noise
+Tξ. The same code runs on a random subset of pixels during training and on every pixel of a larger
+image at sampling time: kernels are resized bilinearly to cover the same region of the image (∞-Diff
+§5), so one implementation serves every resolution. The forward pass is written against an infd-sparse
+:class:`~infd_sparse.evaluation.PointEvaluator`: neighbour maps on point sets (training), dense
+conv2d/FFT kernels tile by tile on full grids (sampling, any size).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from infd_inftydiff.encoder import LatentEncoder
-from infd_inftydiff.geometry import KernelGeometry
+from infd_inftydiff.geometry import KernelGeometry, to_inner_grid
 from infd_inftydiff.grid_unet import GridUNet
 from infd_inftydiff.model_config import DenoiserConfig
 from infd_inftydiff.sparse_blocks import SparseResBlock
@@ -28,9 +29,7 @@ from infd_sparse import (
     NeighbourMap,
     PointEvaluator,
     WholeSet,
-    bilinear_splat_sums,
     grid_to_sparse,
-    normalise_splat,
 )
 from infd_sparse.evaluation import DEFAULT_TILE_POINTS
 
@@ -121,9 +120,7 @@ class InftyDiffDenoiser(KernelGeometry, nn.Module):
         for block in self.down:
             h = block.evaluate(ev, h, emb, scale)
             skips.append(h)
-        side = self.config.grid.resolution
-        sums, mass = ev.reduce(lambda x, p: bilinear_splat_sums(x, p, (side, side)), h)
-        inner = self.grid(normalise_splat(sums, mass, batch_size, (side, side)), emb)
+        inner = self.grid(to_inner_grid(ev, h, self.config), emb)
         h = ev.pointwise(lambda x, p: x + grid_to_sparse(inner, p), h)
         for merge, block in zip(self.merge, self.up, strict=True):
             h = block.evaluate(ev, h, emb, scale, skip=skips.pop(), merge=merge)

@@ -11,9 +11,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from infd_inftydiff.geometry import to_inner_grid
 from infd_inftydiff.model_config import DenoiserConfig
 from infd_inftydiff.sparse_blocks import SparseResBlock
-from infd_sparse import PointEvaluator, bilinear_splat_sums, normalise_splat
+from infd_sparse import PointEvaluator
 
 
 class LatentEncoder(nn.Module):
@@ -45,7 +46,5 @@ class LatentEncoder(nn.Module):
         h = ev.pointwise(lambda x, p: self.lift(x), values)
         for block in self.blocks:
             h = block.evaluate(ev, h, emb, scale)
-        side = self.config.grid.resolution
-        sums, mass = ev.reduce(lambda x, p: bilinear_splat_sums(x, p, (side, side)), h)
-        grid = self.down(normalise_splat(sums, mass, ev.batch_size, (side, side)))
+        grid = self.down(to_inner_grid(ev, h, self.config))
         return self.out(F.adaptive_avg_pool2d(grid, 1).flatten(1))

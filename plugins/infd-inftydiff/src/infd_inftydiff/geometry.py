@@ -7,7 +7,31 @@ from typing import Any
 
 import torch
 
-from infd_sparse import CoordinateBatch, GridTiles, NeighbourMap, build_neighbours, resized_kernel_size
+from infd_sparse import (
+    CoordinateBatch,
+    GridTiles,
+    NeighbourMap,
+    PointEvaluator,
+    bilinear_splat_sums,
+    build_neighbours,
+    inverse_distance_grid,
+    nearest_values,
+    normalise_splat,
+    resized_kernel_size,
+)
+
+
+def to_inner_grid(ev: PointEvaluator, h: torch.Tensor, config: Any) -> torch.Tensor:
+    """Point features ``h [N, C]`` onto the inner grid ``[B, C, R, R]`` (``R = config.grid.resolution``) as
+    ``config.interpolation`` says: ``knn`` (the paper's k nearest points, inverse squared distances) or
+    ``bilinear`` (splatting; cells without nearby points stay 0); reduced over all the evaluator's tiles."""
+    side = config.grid.resolution
+    if config.interpolation == "knn":
+        k = config.knn_neighbours
+        nearest = ev.reduce(lambda x, p: nearest_values(x, p, (side, side), k), h)
+        return inverse_distance_grid(nearest, ev.batch_size, (side, side))
+    sums, mass = ev.reduce(lambda x, p: bilinear_splat_sums(x, p, (side, side)), h)
+    return normalise_splat(sums, mass, ev.batch_size, (side, side))
 
 
 class KernelGeometry:

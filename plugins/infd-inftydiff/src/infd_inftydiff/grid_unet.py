@@ -63,20 +63,67 @@ class Attention(nn.Module):
         return x + self.out(attended.transpose(2, 3).reshape(b, c, h * w)).reshape(b, c, h, w)
 
 
-class GridUNet(nn.Module):
-    """U-Net on the inner grid; ``forward(x [B, C_in, R, R], emb [B, E]) -> [B, C_out, R, R]``."""
+class CrossAttention(nn.Module):
+    """Multi-head softmax attention of grid positions (queries) on condition tokens (keys, values)."""
 
-    def __init__(self, config: GridUNetConfig, channels_in: int, channels_out: int, emb_dim: int) -> None:
+    def __init__(self, channels: int, context_dim: int, heads: int, groups: int) -> None:
+        super().__init__()
+        if channels % heads:
+            raise ValueError(f"{channels} channels cannot be split into {heads} heads")
+        self.heads = heads
+        self.norm = nn.GroupNorm(groups, channels)
+        self.context_norm = nn.LayerNorm(context_dim)
+        self.q = nn.Conv1d(channels, channels, 1)
+        self.kv = nn.Linear(context_dim, 2 * channels)
+        self.out = nn.Conv1d(channels, channels, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``x [B, C, h, w]`` attends to ``context [B, T, D]`` where ``mask [B, T]`` is true."""
+        b, c, h, w = x.shape
+        q = self.q(self.norm(x).reshape(b, c, h * w)).reshape(b, self.heads, c // self.heads, h * w)
+        k, v = self.kv(self.context_norm(context)).chunk(2, dim=-1)
+
+        def heads(t: torch.Tensor) -> torch.Tensor:
+            return t.reshape(b, t.shape[1], self.heads, c // self.heads).transpose(1, 2)
+
+        attended = F.scaled_dot_product_attention(
+            q.transpose(2, 3), heads(k), heads(v), attn_mask=mask[:, None, None, :]
+        )
+        return x + self.out(attended.transpose(2, 3).reshape(b, c, h * w)).reshape(b, c, h, w)
+
+
+class GridUNet(nn.Module):
+    """U-Net on the inner grid; ``forward(x [B, C_in, R, R], emb [B, E]) -> [B, C_out, R, R]``.
+
+    With ``context_dim`` > 0, the bottleneck also cross-attends to condition tokens
+    (``forward(..., context=(tokens [B, T, D], mask [B, T]))``), as ∞-Brush's grid level does."""
+
+    def __init__(
+        self,
+        config: GridUNetConfig,
+        channels_in: int,
+        channels_out: int,
+        emb_dim: int,
+        context_dim: int = 0,
+    ) -> None:
         super().__init__()
         self.config = config
         ch = config.channels
-        g, drop = config.groups, config.dropout
+        g = config.groups
+
+        def drop(resolution: int) -> float:
+            """Dropout of the ResBlocks at grid side ``resolution`` (paper: only at 16 and 8)."""
+            where = config.dropout_resolutions
+            return config.dropout if where is None or resolution in where else 0.0
+
         self.stem = nn.Conv2d(channels_in, ch, 3, padding=1)
         self.down = nn.ModuleList()
         skips, resolution = [ch], config.resolution
         for level, mult in enumerate(config.channel_mult):
             for _ in range(config.num_res_blocks):
-                block = nn.ModuleList([ResBlock(ch, config.channels * mult, emb_dim, g, drop)])
+                block = nn.ModuleList([ResBlock(ch, config.channels * mult, emb_dim, g, drop(resolution))])
                 ch = config.channels * mult
                 if resolution in config.attention_resolutions:
                     block.append(Attention(ch, config.num_heads, g))
@@ -88,15 +135,19 @@ class GridUNet(nn.Module):
                 resolution //= 2
         self.middle = nn.ModuleList(
             [
-                ResBlock(ch, ch, emb_dim, g, drop),
+                ResBlock(ch, ch, emb_dim, g, drop(resolution)),
                 Attention(ch, config.num_heads, g),
-                ResBlock(ch, ch, emb_dim, g, drop),
+                ResBlock(ch, ch, emb_dim, g, drop(resolution)),
             ]
         )
+        self.middle_cross = CrossAttention(ch, context_dim, config.num_heads, g) if context_dim else None
         self.up = nn.ModuleList()
         for level, mult in reversed(list(enumerate(config.channel_mult))):
             for i in range(config.num_res_blocks + 1):
-                block = nn.ModuleList([ResBlock(ch + skips.pop(), config.channels * mult, emb_dim, g, drop)])
+                joined = ch + skips.pop()
+                block = nn.ModuleList(
+                    [ResBlock(joined, config.channels * mult, emb_dim, g, drop(resolution))]
+                )
                 ch = config.channels * mult
                 if resolution in config.attention_resolutions:
                     block.append(Attention(ch, config.num_heads, g))
@@ -113,13 +164,23 @@ class GridUNet(nn.Module):
             h = layer(h, emb) if isinstance(layer, ResBlock) else layer(h)
         return h
 
-    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        emb: torch.Tensor,
+        context: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
         h = self.stem(x)
         skips = [h]
         for block in self.down:
             h = self._run(block, h, emb)
             skips.append(h)
-        h = self._run(self.middle, h, emb)
+        if self.middle_cross is not None and context is None:
+            raise ValueError("this grid U-Net cross-attends to condition tokens: pass context")
+        for i, layer in enumerate(self.middle):
+            h = layer(h, emb) if isinstance(layer, ResBlock) else layer(h)
+            if i == 0 and self.middle_cross is not None and context is not None:
+                h = self.middle_cross(h, *context)  # after the first ResBlock of the bottleneck
         for block in self.up:
             h = self._run(block, torch.cat([h, skips.pop()], dim=1), emb)
         return self.head(h)

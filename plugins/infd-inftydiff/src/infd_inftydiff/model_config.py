@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -19,6 +19,9 @@ class GridUNetConfig(StrictModel):
     attention_resolutions: list[int] = Field(default_factory=lambda: [4])
     num_heads: int = Field(4, ge=1)
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    dropout_resolutions: list[int] | None = Field(
+        None, description="grid sides whose ResBlocks use dropout (paper: [16, 8]); none: every block"
+    )
     groups: int = Field(8, ge=1, description="GroupNorm groups (divides every channel count)")
 
     @model_validator(mode="after")
@@ -46,6 +49,12 @@ class DenoiserConfig(StrictModel):
     train_resolution: int = Field(32, ge=4, description="image side the kernels were trained at")
     sparse_backend: str = Field("auto", description="auto, torch, triton, ...")
     latent_dim: int = Field(0, ge=0, description="diffusion-autoencoder latent size (paper: 1024; 0: off)")
+    interpolation: Literal["bilinear", "knn"] = Field(
+        "bilinear",
+        description="points onto the inner grid: 'knn' (paper: k nearest, inverse squared distances) "
+        "or 'bilinear' (splatting; cells without nearby points stay 0)",
+    )
+    knn_neighbours: int = Field(3, ge=1, description="k of the 'knn' interpolation (paper: 3)")
     grid: GridUNetConfig = Field(default_factory=GridUNetConfig)
 
     @model_validator(mode="after")
@@ -56,14 +65,18 @@ class DenoiserConfig(StrictModel):
 
 
 def paper_preset(resolution: int = 256) -> dict[str, Any]:
-    """The FFHQ-256 sizes of ∞-Diff (App. A): 3 sparse blocks of 64 channels, k = 7, inner grid 128,
-    U-Net base 128 with multipliers (1, 2, 4, 8, 8), attention at 16 and 8, dropout 0.1."""
+    """The FFHQ-256 model of ∞-Diff (App. A): 3 sparse blocks of 64 channels, k = 7, k = 3 nearest
+    neighbours onto an inner grid of 128, U-Net base 128 with multipliers (1, 2, 4, 8, 8), attention and
+    dropout 0.1 at 16 and 8, a diffusion autoencoder with a 1024-d latent."""
     return {
         "sparse_channels": 64,
         "sparse_blocks": 3,
         "kernel_size": 7,
-        "mlp_ratio": 4,
+        "mlp_ratio": 2,
         "train_resolution": resolution,
+        "latent_dim": 1024,
+        "interpolation": "knn",
+        "knn_neighbours": 3,
         "grid": {
             "resolution": 128,
             "channels": 128,
@@ -72,6 +85,7 @@ def paper_preset(resolution: int = 256) -> dict[str, Any]:
             "attention_resolutions": [16, 8],
             "num_heads": 4,
             "dropout": 0.1,
+            "dropout_resolutions": [16, 8],
             "groups": 32,
         },
     }

@@ -15,13 +15,19 @@ from infd_core.errors import UsageError
 from infd_core.pipeline import Pipeline, RunContext
 from infd_core.preflight import ResourceEstimate
 from infd_core.seeding import seeded_global_rng
-from infd_inftydiff.config import InftyDiffConfig
+from infd_inftydiff.config import InftyDiffConfig, SuperResolutionConfig
 from infd_inftydiff.data import ImageBatches
 from infd_inftydiff.denoiser import InftyDiffDenoiser
-from infd_inftydiff.latent_model import LatentDenoiser, latent_loss, sample_latents
+from infd_inftydiff.guidance import (
+    InpaintingGuidance,
+    SuperResolutionGuidance,
+    fill_unknown,
+    known_pixel_latent,
+)
+from infd_inftydiff.latent_model import build_latent_model, latent_loss, latent_schedule, sample_latents
 from infd_inftydiff.optimisation import optimise
 from infd_inftydiff.sampling import (
-    InpaintingGuidance,
+    StartImage,
     check_size,
     estimate_resources,
     finished_outputs,
@@ -54,7 +60,10 @@ class InftyDiffPipeline(Pipeline):
             self.model = InftyDiffDenoiser(config.model).to(self.device)
         self.ema = EMA(self.model, config.optim.ema_decay)
         self.optimizer = torch.optim.AdamW(
-            self.model.parameters(), lr=config.optim.lr, weight_decay=config.optim.weight_decay
+            self.model.parameters(),
+            lr=config.optim.lr,
+            betas=config.optim.betas,
+            weight_decay=config.optim.weight_decay,
         )
         self.schedule = DiscreteSchedule.cosine(config.diffusion.num_steps)
         self.mollifier = GaussianMollifier(
@@ -64,7 +73,8 @@ class InftyDiffPipeline(Pipeline):
         self.latent_model = None
         if config.model.latent_dim:
             with seeded_global_rng(context.run.seed, "latent-init"):
-                self.latent_model = LatentDenoiser(config.model.latent_dim, config.latent).to(self.device)
+                self.latent_model = build_latent_model(config.model.latent_dim, config.latent).to(self.device)
+        self.latent_schedule = latent_schedule(config.latent, self.schedule)
         self.step = 0
         self.latent_step = 0
 
@@ -108,7 +118,7 @@ class InftyDiffPipeline(Pipeline):
         loss_value = float("nan")
         while self.latent_step < cfg.steps:
             z = self.latent_model.standardise(encode(self.latent_step))
-            loss = latent_loss(self.latent_model, self.schedule, z, seed, self.latent_step)
+            loss = latent_loss(self.latent_model, self.latent_schedule, z, seed, self.latent_step, cfg.loss)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -127,9 +137,9 @@ class InftyDiffPipeline(Pipeline):
             barrier()
             return gather_lists(paths)
         size = check_size(run.sample.size, self.config.data.resolution)
-        latent = None
+        latent, guidance, start_image = None, None, None
         if cfg.superres is not None:
-            latent = self._encode_file(model, cfg.superres.image)
+            latent, guidance, start_image = self._super_resolution(model, cfg.superres, size)
         count = run.sample.num_samples
         single_store = out.rstrip("/").endswith(".zarr")
         if single_store and count > 1:
@@ -152,6 +162,7 @@ class InftyDiffPipeline(Pipeline):
                 steps=cfg.steps, eta=cfg.eta, wiener_epsilon=self.config.diffusion.wiener_epsilon,
                 callback=self._progress(f"sample {indices[0] + 1}-{indices[-1] + 1}/{count}"),
                 latent=batch_latent, device=self.device, tile_points=cfg.chunk_points,
+                guidance=guidance, start=start_image,
             )  # fmt: skip
             for url, image in zip(urls, to_uint8(images), strict=True):
                 written += write_image(
@@ -185,7 +196,7 @@ class InftyDiffPipeline(Pipeline):
             return None
         generators = [self.context.generator("latent", i, device="cpu") for i in indices]
         return sample_latents(
-            self.latent_model, self.schedule, generators, self.config.sampling.steps, self.device
+            self.latent_model, self.latent_schedule, generators, self.config.sampling.steps, self.device
         )
 
     def _encode_file(self, model: InftyDiffDenoiser, path: str) -> torch.Tensor:
@@ -195,20 +206,44 @@ class InftyDiffPipeline(Pipeline):
         with torch.no_grad():
             return model.encode_grid(image, self.config.sampling.chunk_points)
 
+    def _super_resolution(
+        self, model: InftyDiffDenoiser, cfg: SuperResolutionConfig, size: tuple[int, int]
+    ) -> tuple[torch.Tensor, SuperResolutionGuidance | None, StartImage | None]:
+        """The low-resolution image's latent (§5), and optionally guidance towards it (its downsampled
+        output) and a start from it, upsampled and noised to t_s."""
+        latent = self._encode_file(model, cfg.image)
+        low = load_image(cfg.image, model.config.in_channels).to(self.device)
+        guidance = None
+        if cfg.guidance_scale > 0:
+            guidance = SuperResolutionGuidance(low, self.mollifier, self.schedule, cfg.guidance_scale)
+        start = None
+        if cfg.start < 1:
+            up = torch.nn.functional.interpolate(low, size=size, mode="bicubic", align_corners=False)
+            start = StartImage(up.clamp(-1, 1), max(1, round(cfg.start * self.schedule.num_steps)))
+        return latent, guidance, start
+
     def _inpaint(self, model: InftyDiffDenoiser, out: str) -> list[str]:
         cfg = self.config.sampling.inpaint
         assert cfg is not None
         image = load_image(cfg.image, model.config.in_channels).to(self.device)
         mask = load_image(cfg.mask, 1).to(self.device) > 0  # white (1) known, black (−1) to fill
-        latent = self._encode_file(model, cfg.image) if model.encoder is not None else None
-        guidance = InpaintingGuidance(image, mask, self.mollifier, self.schedule, cfg.guidance_scale)
+        if mask.shape[-2:] != image.shape[-2:]:
+            raise UsageError(f"mask of shape {list(mask.shape)} does not match the image {list(image.shape)}")
+        if not bool(mask.any()):
+            raise UsageError(f"{cfg.mask}: no known pixel (white = known)")
+        latent = known_pixel_latent(model, image, mask) if model.encoder is not None else None
+        observed = fill_unknown(image, mask)  # nothing of the region to fill reaches the sampler
+        guidance = InpaintingGuidance(observed, mask, self.mollifier, self.schedule, cfg.guidance_scale)
+        start = None
+        if cfg.start < 1:
+            start = StartImage(observed, max(1, round(cfg.start * self.schedule.num_steps)))
         images = sample_images(
             model, self.schedule, self.mollifier, tuple(image.shape[-2:]),
             [self.context.generator("inpaint", 0, device="cpu")],
             steps=self.config.sampling.steps, eta=self.config.sampling.eta,
             wiener_epsilon=self.config.diffusion.wiener_epsilon, callback=self._progress("inpaint"),
             latent=latent, guidance=guidance, device=self.device,
-            tile_points=self.config.sampling.chunk_points,
+            tile_points=self.config.sampling.chunk_points, start=start,
         )  # fmt: skip
         url = out if out.rstrip("/").endswith(".zarr") else f"{out.rstrip('/')}/inpainted.ome.zarr"
         return write_image(

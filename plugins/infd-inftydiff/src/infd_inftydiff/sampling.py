@@ -7,6 +7,7 @@ mollified space with fresh noise passed through T, ends at T x₀, and the Wiene
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -127,8 +128,10 @@ def sample_images(
     guidance: Any = None,
     device: torch.device | str = "cpu",
     tile_points: int = DEFAULT_TILE_POINTS,
+    start: StartImage | None = None,
 ) -> torch.Tensor:
-    """Images ``[B, C, H, W]`` in [−1, 1], one per generator (each sample depends on its generator only)."""
+    """Images ``[B, C, H, W]`` in [−1, 1], one per generator (each sample depends on its generator only);
+    with ``start``, from that image noised to its time instead of from pure noise."""
     return mollified_ddim(
         GridDenoiser(model, schedule, latent, tile_points),
         schedule,
@@ -142,7 +145,24 @@ def sample_images(
         callback=callback,
         guidance=guidance,
         device=device,
+        start=start,
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class StartImage:
+    """Start DDIM from ``image [B, C, H, W]`` (in [−1, 1]) noised to step ``t`` of the schedule (SDEdit
+    style: x_t = √ᾱ_t T x + √(1 − ᾱ_t) T ξ), running about ``t / T`` of the sampling steps."""
+
+    image: torch.Tensor
+    t: int
+
+    def grid(self, steps: int, num_steps: int) -> list[int]:
+        """The integer DDIM grid from ``t`` down to 0 with the share of ``steps`` its span covers."""
+        if not 1 <= self.t <= num_steps:
+            raise UsageError(f"the start step must lie in [1, {num_steps}], got {self.t}")
+        count = max(1, min(self.t, round(steps * self.t / num_steps)))
+        return [(self.t * (count - i) + count // 2) // count for i in range(count + 1)]
 
 
 def mollified_ddim(
@@ -159,6 +179,7 @@ def mollified_ddim(
     callback: StepCallback | None = None,
     guidance: Any = None,
     device: torch.device | str = "cpu",
+    start: StartImage | None = None,
 ) -> torch.Tensor:
     """DDIM in the mollified space at any size, then the Wiener inverse of T: ``[B, *shape]`` in [−1, 1].
 
@@ -172,12 +193,17 @@ def mollified_ddim(
     scale = math.sqrt(height * width) / train_resolution
     white = [draws.randn((channels, height, width), g, device=device) for g in generators]
     x_t = mollifier.apply(scale * torch.stack(white), method="auto")  # x_T ~ N(0, T T*) (ᾱ_T ≈ 0)
+    grid: Any = steps
+    if start is not None:  # the image noised to t_s: √ᾱ T x + √(1 − ᾱ) T ξ
+        alpha, sigma = schedule.alpha(start.t).to(x_t), schedule.sigma(start.t).to(x_t)
+        x_t = alpha * mollifier.apply(start.image.to(x_t), method="auto") + sigma * x_t
+        grid = start.grid(steps, schedule.num_steps)
     with torch.no_grad() if guidance is None else torch.enable_grad():
         mollified = ddim(
             denoiser,
             x_t,
             schedule,
-            steps,
+            grid,
             generator=generators,
             eta=eta,
             parameterisation="x0",
@@ -186,40 +212,6 @@ def mollified_ddim(
             guidance=guidance,
         )
     return mollifier.wiener_inverse(mollified.detach(), wiener_epsilon).clamp(-1.0, 1.0)
-
-
-class InpaintingGuidance:
-    """∞-Diff §5 reconstruction guidance: x_s ← x_s − λ_t ∇_{x_t} ‖m ⊙ (T x̂₀ − T x̄)‖².
-
-    The model's x₀ estimate already lives in mollified space (it predicts Tξ), so it is compared with
-    the mollified observation T x̄. The step weight λ_t = λ · α_t · α_s / 2 follows Ho et al.'s (2022)
-    reconstruction guidance, which ∞-Diff adopts: ∂x̂₀/∂x_t ≈ 1/α_t, so a constant λ would blow up at
-    high noise, while λ_t moves x_s by about λ · α_s times the masked error.
-    """
-
-    needs_grad = True
-
-    def __init__(
-        self,
-        image: torch.Tensor,
-        mask: torch.Tensor,
-        mollifier: GaussianMollifier,
-        schedule: DiscreteSchedule,
-        scale: float,
-    ) -> None:
-        if mask.shape[-2:] != image.shape[-2:]:
-            raise UsageError(f"mask of shape {list(mask.shape)} does not match the image {list(image.shape)}")
-        self.target = mollifier.apply(image, method="auto")
-        self.weight = mask.expand_as(image).to(image.dtype)
-        self.schedule = schedule
-        self.scale = scale
-
-    def __call__(self, step: Any) -> torch.Tensor:
-        with torch.enable_grad():
-            residual = self.weight * (step.prediction.x0 - self.target)
-            (grad,) = torch.autograd.grad(residual.pow(2).sum(), step.x_t)
-        alpha_t = self.schedule.alpha(round(step.t)).to(grad)
-        return step.x_next - (self.scale * alpha_t * step.alpha_next / 2) * grad.detach()
 
 
 def load_image(path: str, channels: int) -> torch.Tensor:
