@@ -28,9 +28,10 @@ from infd_core.registry import Registry
 
 
 class StrictModel(BaseModel):
-    """Base for infd config models: unknown keys are errors."""
+    """Base for infd config models: unknown keys are errors, and so are infinite or NaN numbers (a
+    ``lr: .inf`` is refused when the config is read, not at the first training step)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ComponentRef(StrictModel):

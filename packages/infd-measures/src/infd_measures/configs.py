@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from infd_core.config import StrictModel
 
 
-class _Config(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Config(StrictModel):
+    model_config = ConfigDict(frozen=True)
 
 
 # -- schedules --------------------------------------------------------------------------------------------
