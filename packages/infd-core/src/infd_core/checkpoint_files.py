@@ -84,7 +84,7 @@ def file_size(fs: Any, path: str, label: str) -> int | None:
         try:
             info = os.stat(path)  # follows symlinks: what would be read
         except FileNotFoundError:
-            raise CheckpointError(f"{label}: is missing from the checkpoint") from None
+            raise CheckpointError(f"{label}: not found") from None
         if not stat.S_ISREG(info.st_mode):
             raise CheckpointError(f"{label}: not a regular file; refusing to read it")
         return info.st_size
