@@ -1,4 +1,5 @@
-"""Reading the files of a checkpoint as untrusted input: strict headers, bounded reads, clear errors.
+"""Reading a checkpoint folder as untrusted input: strict headers, bounded reads, clear errors (no torch:
+``infd checkpoint info`` reads headers only).
 
 * ``config.json`` is read up to :data:`MAX_CONFIG_BYTES` and its fields are checked (types, names).
 * A safetensors part is read only when it is a regular file (not a device or a FIFO, e.g. a symlink to
@@ -15,13 +16,17 @@ import math
 import os
 import stat
 from collections.abc import Iterator
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from infd_core.bounded_data import DataLimitError, load_json
 from infd_core.errors import CheckpointError, CheckpointNotFoundError, InfdError
-from infd_core.outputs import REMOTE_TIMEOUT_ENV, is_local, remote_timeout
+from infd_core.outputs import REMOTE_TIMEOUT_ENV, filesystem, is_local, remote_timeout
 
+FORMAT = "infd-checkpoint"
+FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".bin")
 #: Largest ``config.json`` read (bytes).
 MAX_CONFIG_BYTES = 16 << 20
 #: Largest safetensors header read (bytes); the format itself caps it at 100 MB.
@@ -247,3 +252,56 @@ def _sniff(data: bytes) -> str:
     if data[:4] == b"PK\x03\x04":
         return "a zip archive (torch.save format, which holds pickles)"
     return "not a safetensors file"
+
+
+def _listing(url: str) -> tuple[Any, str, set[str]]:
+    """The filesystem, path and file names of a checkpoint folder; a folder that does not exist is a
+    CheckpointNotFoundError, a remote that cannot be reached a CheckpointError naming the cause."""
+    fs, path = filesystem(url)
+    if is_local(fs):
+        if not Path(path).is_dir():
+            raise CheckpointNotFoundError(f"{url}: checkpoint folder not found")
+        return fs, path, {entry.name for entry in Path(path).iterdir()}
+    with read_errors(url):
+        try:
+            names = fs.ls(path, detail=False)
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            if exc.__cause__ is None and exc.__context__ is None:
+                raise CheckpointNotFoundError(f"{url}: checkpoint folder not found") from None
+            raise
+    return fs, path, {PurePosixPath(str(p).rstrip("/")).name for p in names}
+
+
+def read_checkpoint_header(url: str, verify_files: bool = True) -> dict[str, Any]:
+    """The ``config.json`` of a checkpoint, every field checked; with ``verify_files``, every listed file
+    must be a regular file with a valid safetensors header that matches its size (read without loading
+    tensors, never unpickling)."""
+    fs, path, entries = _listing(url)
+    if CONFIG_FILE not in entries:
+        pickles = sorted(e for e in entries if e.endswith(PICKLE_SUFFIXES))
+        if pickles:
+            raise CheckpointError(
+                f"{url}: holds {', '.join(pickles)} (pickle format) and no {CONFIG_FILE}; infd loads only "
+                "safetensors checkpoints and never unpickles files"
+            )
+        raise CheckpointNotFoundError(f"{url}: not an infd checkpoint (no {CONFIG_FILE})")
+    label = f"{url.rstrip('/')}/{CONFIG_FILE}"
+    with read_errors(label):
+        data = read_bounded(fs, f"{path.rstrip('/')}/{CONFIG_FILE}", label, MAX_CONFIG_BYTES)
+    header = validate_checkpoint_header(parse_json_file(data, label), label, FORMAT, FORMAT_VERSION)
+    for file_name in header["files"]:
+        if file_name not in entries:
+            raise CheckpointError(f"{url}: {file_name} is missing from the checkpoint")
+        if verify_files:
+            safetensors_index(url, file_name)
+    return header
+
+
+def safetensors_index(url: str, file_name: str) -> dict[str, Any]:
+    """The validated JSON header of ``<url>/<file_name>`` (tensor name -> dtype, shape, data offsets),
+    read without loading tensors; the file must be a regular file whose size matches the header."""
+    fs, path = filesystem(url)
+    label = f"{url.rstrip('/')}/{file_name}"
+    with read_errors(label):
+        index, _ = read_safetensors(fs, f"{path.rstrip('/')}/{file_name}", label, with_data=False)
+    return index

@@ -11,28 +11,23 @@ import json
 import shutil
 import uuid
 from collections.abc import Mapping
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import safetensors.torch
 import torch
 
 from infd_core.checkpoint_files import (
-    MAX_CONFIG_BYTES,
-    parse_json_file,
-    read_bounded,
+    CONFIG_FILE,
+    FORMAT,
+    FORMAT_VERSION,
+    read_checkpoint_header,
     read_errors,
     read_safetensors,
-    validate_checkpoint_header,
 )
-from infd_core.errors import CheckpointError, CheckpointMismatchError, CheckpointNotFoundError, OutputError
+from infd_core.errors import CheckpointError, CheckpointMismatchError, OutputError
 from infd_core.outputs import filesystem, is_local, write_bytes_atomic, write_file_synced
 from infd_core.versions import installed_versions
-
-FORMAT = "infd-checkpoint"
-FORMAT_VERSION = 1
-CONFIG_FILE = "config.json"
-PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".bin")
 
 
 @dataclasses.dataclass
@@ -144,59 +139,6 @@ def _write_local_folder(target: Path, files: Mapping[str, bytes]) -> None:
             old.rename(target)
         raise OutputError(f"{target}: cannot write checkpoint: {exc.strerror or exc}") from None
     shutil.rmtree(old, ignore_errors=True)
-
-
-def _listing(url: str) -> tuple[Any, str, set[str]]:
-    """The filesystem, path and file names of a checkpoint folder; a folder that does not exist is a
-    CheckpointNotFoundError, a remote that cannot be reached a CheckpointError naming the cause."""
-    fs, path = filesystem(url)
-    if is_local(fs):
-        if not Path(path).is_dir():
-            raise CheckpointNotFoundError(f"{url}: checkpoint folder not found")
-        return fs, path, {entry.name for entry in Path(path).iterdir()}
-    with read_errors(url):
-        try:
-            names = fs.ls(path, detail=False)
-        except (FileNotFoundError, NotADirectoryError) as exc:
-            if exc.__cause__ is None and exc.__context__ is None:
-                raise CheckpointNotFoundError(f"{url}: checkpoint folder not found") from None
-            raise
-    return fs, path, {PurePosixPath(str(p).rstrip("/")).name for p in names}
-
-
-def read_checkpoint_header(url: str, verify_files: bool = True) -> dict[str, Any]:
-    """The ``config.json`` of a checkpoint, every field checked; with ``verify_files``, every listed file
-    must be a regular file with a valid safetensors header that matches its size (read without loading
-    tensors, never unpickling)."""
-    fs, path, entries = _listing(url)
-    if CONFIG_FILE not in entries:
-        pickles = sorted(e for e in entries if e.endswith(PICKLE_SUFFIXES))
-        if pickles:
-            raise CheckpointError(
-                f"{url}: holds {', '.join(pickles)} (pickle format) and no {CONFIG_FILE}; infd loads only "
-                "safetensors checkpoints and never unpickles files"
-            )
-        raise CheckpointNotFoundError(f"{url}: not an infd checkpoint (no {CONFIG_FILE})")
-    label = f"{url.rstrip('/')}/{CONFIG_FILE}"
-    with read_errors(label):
-        data = read_bounded(fs, f"{path.rstrip('/')}/{CONFIG_FILE}", label, MAX_CONFIG_BYTES)
-    header = validate_checkpoint_header(parse_json_file(data, label), label, FORMAT, FORMAT_VERSION)
-    for file_name in header["files"]:
-        if file_name not in entries:
-            raise CheckpointError(f"{url}: {file_name} is missing from the checkpoint")
-        if verify_files:
-            safetensors_index(url, file_name)
-    return header
-
-
-def safetensors_index(url: str, file_name: str) -> dict[str, Any]:
-    """The validated JSON header of ``<url>/<file_name>`` (tensor name -> dtype, shape, data offsets),
-    read without loading tensors; the file must be a regular file whose size matches the header."""
-    fs, path = filesystem(url)
-    label = f"{url.rstrip('/')}/{file_name}"
-    with read_errors(label):
-        index, _ = read_safetensors(fs, f"{path.rstrip('/')}/{file_name}", label, with_data=False)
-    return index
 
 
 def load_checkpoint(
