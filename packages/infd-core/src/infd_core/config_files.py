@@ -21,11 +21,16 @@ SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".toml": "toml", ".json": "json"}
 def parse_data_text(text: str | bytes, fmt: str, source: str = "<string>") -> Any:
     """Parse ``text`` as ``yaml``, ``toml`` or ``json`` within the bounds of :mod:`infd_core.bounded_data`
     (nesting depth, YAML alias expansion); any problem is a one-line ConfigError naming ``source``."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{source}: not UTF-8 text: {exc}") from None
     try:
         if fmt == "yaml":
-            return load_yaml(text if isinstance(text, str) else text.decode("utf-8"))
+            return load_yaml(text)
         if fmt == "toml":
-            return load_toml(text if isinstance(text, str) else text.decode("utf-8"))
+            return load_toml(text)
         if fmt == "json":
             return load_json(text)
     except DataLimitError as exc:
@@ -37,7 +42,7 @@ def parse_data_text(text: str | bytes, fmt: str, source: str = "<string>") -> An
         raise ConfigError(f"{source}: malformed YAML{where}: {problem}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: malformed TOML: {exc}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except json.JSONDecodeError as exc:
         raise ConfigError(f"{source}: malformed JSON: {exc}") from None
     raise ConfigError(f"{source}: unknown config format {fmt!r}")
 
