@@ -140,4 +140,3 @@ def test_feature_and_config_errors_are_one_line_usage_errors(tmp_path, capsys, m
     status, err = render(tmp_path, *args, capsys=capsys)
     assert status == 2 and message in one_line(err)
     assert not out.exists()
-
