@@ -83,3 +83,24 @@ def test_huge_config_file_is_not_read(tmp_path):
         handle.truncate(17 << 20)
     with pytest.raises(ConfigError, match="larger than 16 MiB"):
         load_config_file(path)
+
+
+def test_float_settings_are_finite_unless_declared_otherwise():
+    from pydantic import BaseModel, Field, ValidationError
+
+    from infd_core.config import FloatOrInfinity, StrictModel
+
+    class Settings(StrictModel):
+        lr: float = 0.1
+        softness: FloatOrInfinity = Field(1.0, gt=0)
+        pair: tuple[float, float] = (0.0, 1.0)
+
+    assert issubclass(Settings, BaseModel) and Settings(softness=float("inf")).softness == float("inf")
+    for bad in (
+        {"lr": float("inf")},
+        {"lr": float("nan")},
+        {"pair": (0, float("-inf"))},
+        {"softness": float("nan")},
+    ):
+        with pytest.raises(ValidationError):
+            Settings(**bad)

@@ -15,16 +15,37 @@ Components inside a pipeline config are named with :class:`ComponentRef` and bui
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+)
 
 from infd_core.config_files import apply_overrides, format_location, load_config_file
 from infd_core.devices import validate_device_name
 from infd_core.errors import ConfigError, DeviceError
 from infd_core.registry import Registry
+
+
+def _not_nan(value: float) -> float:
+    if math.isnan(value):
+        raise ValueError("NaN is not a value this setting can take")
+    return value
+
+
+#: A float setting for which infinity means something (e.g. GUD's softness: ``.inf`` is standard
+#: diffusion): StrictModel refuses infinite floats unless a field is declared with this type; NaN stays
+#: an error.
+FloatOrInfinity = Annotated[float, Field(allow_inf_nan=True), AfterValidator(_not_nan)]
 
 
 class StrictModel(BaseModel):

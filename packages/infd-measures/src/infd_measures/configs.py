@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from infd_core.config import StrictModel
+from infd_core.config import FloatOrInfinity, StrictModel
 
 
 class _Config(StrictModel):
@@ -64,7 +64,9 @@ class _EndpointConfig(_Config):
 class LinearSoftScheduleConfig(_EndpointConfig):
     """GUD linear soft-conditioning schedule (eqs. 20-21), a = 1/softness."""
 
-    softness: float = Field(1.0, gt=0, description="softness 1/a > 0; .inf gives a = 0 (no hierarchy)")
+    softness: FloatOrInfinity = Field(
+        1.0, gt=0, description="softness 1/a > 0; .inf gives a = 0 (no hierarchy)"
+    )
     ordering_r: float = Field(
         0.0, ge=0, le=1, description="r: ordering l = (1 - r)(-log Σ) + r(|k| + δ)/κ; 0 for PCA"
     )
