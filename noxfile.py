@@ -172,6 +172,8 @@ for _dist in DISTRIBUTIONS.values():
 def integration(session: nox.Session) -> None:
     """Cross-package tests: CLI end to end, third-party plugin install, multi-process runs."""
     install(session, [d for d in DISTRIBUTIONS.values() if not d.template], tested=[])
+    # infd-core's http extra: the hostile-input tests read checkpoints from local HTTP servers
+    session.install("--quiet", "--no-build-isolation", f"{DISTRIBUTIONS['infd-core'].path}[http]")
     session.run("pytest", str(ROOT / "integration_tests"), "-q", *session.posargs)
 
 

@@ -95,15 +95,56 @@ def test_component_hook_that_raises_is_isolated(manager):
     assert any(f.name == "raising" and "bad models hook" in f.error for f in manager.failures)
 
 
-def test_duplicate_component_names_both_distributions(manager):
+def test_duplicate_component_name_disables_only_that_name(manager):
     class Twin:
         @hookimpl
         def infd_pipelines(self):
             return [ComponentSpec(name="toy-regression", factory=dict, config="x:y")]
 
+        @hookimpl
+        def infd_schedules(self):
+            return [ComponentSpec(name="twin-schedule", factory=dict, config="x:y")]
+
     manager.register(Twin(), name="twin", distribution="infd-twin")
+    registry = manager.registry()  # builds: the conflict does not take every component down
     with pytest.raises(DuplicateComponentError, match=r"infd-toy.*infd-twin|infd-twin.*infd-toy"):
-        manager.registry()
+        registry.get("pipelines", "toy-regression")
+    assert ("schedules", "twin-schedule") in registry  # the twin's other component is still there
+    assert ("pipelines", "toy-regression") not in registry
+    failed = {f.name: f.error for f in manager.failures}
+    assert set(failed) >= {"toy", "twin"} and "registered twice" in failed["twin"]
+    report = plugins_report(manager)  # `infd plugins` still lists everything and the conflict
+    assert {"toy", "twin"} <= {f["name"] for f in report["failures"]}
+
+
+@pytest.mark.parametrize(
+    ("statement", "raised"),
+    [
+        ("import sys; sys.exit(7)", "SystemExit: 7"),
+        ("raise SystemExit('bye')", "SystemExit: bye"),
+        ("raise GeneratorExit", "GeneratorExit"),
+    ],
+)
+def test_plugin_exiting_at_import_is_a_failure(fake_distribution, statement, raised):
+    fake_distribution("infd-exiting", "exiting_plugin", statement)
+    root = fake_distribution("infd-good", "good_plugin", GOOD_PLUGIN)
+    (root / "good_heavy.py").write_text(HEAVY_MODULE)
+    manager = InfdPluginManager()
+    (failure,) = [f for f in manager.failures if f.name == "exiting_plugin"]
+    assert failure.distribution == "infd-exiting" and "failed to import" in failure.error
+    assert raised in failure.error
+    assert ("schedules", "good-schedule") in manager.registry()
+
+
+def test_component_hook_calling_sys_exit_is_isolated(manager):
+    class Exiting:
+        @hookimpl
+        def infd_models(self):
+            raise SystemExit(7)
+
+    manager.register(Exiting(), name="exiting")
+    assert ("pipelines", "toy-regression") in manager.registry()
+    assert any(f.name == "exiting" and "SystemExit" in f.error for f in manager.failures)
 
 
 def test_plugins_report_lists_core_and_components(manager):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import safetensors.torch
+import torch
 from render_helpers import features, tiny_clif
 
 from infd_core.checkpoints import save_checkpoint
@@ -102,3 +103,40 @@ def test_store_and_preview_are_named_after_out(tmp_path, capsys):
     assert (tmp_path / "sample-007.png").is_file() and not (tmp_path / "sample-007.ome.png").exists()
     attributes = dict(zarr.open_group(str(out), mode="r").attrs)
     assert attributes["ome"]["multiscales"][0]["name"] == "sample-007"
+
+
+def _save(path: Path, tensor) -> Path:
+    safetensors.torch.save_file({"phi": tensor}, str(path))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "config", "message"),
+    [
+        (lambda p: p / "none.safetensors", SMALL, "not found"),
+        (lambda p: Path("/dev/zero"), SMALL, "not a regular file"),
+        (
+            lambda p: _save(p / "c.safetensors", features(4, 6, 7)[0].to(torch.complex64)),
+            SMALL,
+            "complex values",
+        ),
+        (lambda p: _save(p / "e.safetensors", torch.zeros(4, 0, 7)), SMALL, "empty features"),
+        (lambda p: _save(p / "n.safetensors", torch.full((4, 6, 7), float("nan"))), SMALL, "NaN or infinite"),
+        (lambda p: _save(p / "r.safetensors", torch.zeros(4, 6)), SMALL, "must be (C, h, w)"),
+        (lambda p: _save(p / "ok.safetensors", features(4, 6, 7)[0]), {**SMALL, "nope": 1}, "config.nope"),
+        (
+            lambda p: _save(p / "ok.safetensors", features(4, 6, 7)[0]),
+            {**SMALL, "hidden_channels": "x"},
+            "integer",
+        ),
+        (lambda p: _save(p / "ok.safetensors", features(4, 6, 7)[0]), [1, 2], "must be a JSON object"),
+    ],
+)
+def test_feature_and_config_errors_are_one_line_usage_errors(tmp_path, capsys, make, config, message):
+    """Files that are not features, features that are not real (C, h, w) finite maps, and configs that
+    are not renderer configs: exit 2, one line, no store."""
+    out = tmp_path / "x.ome.zarr"
+    args = ["--features", str(make(tmp_path)), "--config", json.dumps(config), "--out", str(out)]
+    status, err = render(tmp_path, *args, capsys=capsys)
+    assert status == 2 and message in one_line(err)
+    assert not out.exists()

@@ -11,7 +11,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from infd_core.checkpoints import load_checkpoint, read_checkpoint_header, safetensors_index, save_checkpoint
+from infd_core.checkpoint_files import read_checkpoint_header, safetensors_index
 from infd_core.errors import UsageError
 from infd_core.outputs import filesystem
 
@@ -53,6 +53,8 @@ def prune_checkpoint(source: str, target: str, drop: Sequence[str], *, overwrite
     fs, path = filesystem(target)
     if fs.exists(path) and not overwrite:
         raise UsageError(f"{target}: exists; choose another folder or pass --overwrite")
+    from infd_core.checkpoints import load_checkpoint, save_checkpoint  # torch, only to copy tensors
+
     checkpoint = load_checkpoint(source)
     unknown = sorted(set(drop) - set(checkpoint.tensors))
     if unknown:

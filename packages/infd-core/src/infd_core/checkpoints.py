@@ -17,14 +17,17 @@ from typing import Any
 import safetensors.torch
 import torch
 
-from infd_core.errors import CheckpointError, CheckpointNotFoundError, OutputError
+from infd_core.checkpoint_files import (
+    CONFIG_FILE,
+    FORMAT,
+    FORMAT_VERSION,
+    read_checkpoint_header,
+    read_errors,
+    read_safetensors,
+)
+from infd_core.errors import CheckpointError, CheckpointMismatchError, OutputError
 from infd_core.outputs import filesystem, is_local, write_bytes_atomic, write_file_synced
 from infd_core.versions import installed_versions
-
-FORMAT = "infd-checkpoint"
-FORMAT_VERSION = 1
-CONFIG_FILE = "config.json"
-PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".bin")
 
 
 @dataclasses.dataclass
@@ -43,6 +46,32 @@ class Checkpoint:
             have = ", ".join(sorted(self.tensors)) or "none"
             raise CheckpointError(f"{self.url}: no {name}.safetensors in this checkpoint (has: {have})")
         return self.tensors[name]
+
+    def state_like(
+        self, name: str, reference: Mapping[str, torch.Tensor], device: str | torch.device | None = None
+    ) -> dict[str, torch.Tensor]:
+        """The tensors of ``<name>.safetensors`` checked against ``reference`` (e.g. the model's
+        ``state_dict()``, for an EMA copy of it): the same keys and shapes, cast to the reference's dtype
+        and moved to ``device``. A part that does not fit is a CheckpointMismatchError."""
+        state = self.state(name)
+        missing, unexpected = sorted(set(reference) - set(state)), sorted(set(state) - set(reference))
+        if missing or unexpected:
+            raise CheckpointMismatchError(
+                f"{self.url}: {name}.safetensors does not fit the model (missing: {_names(missing)}; "
+                f"unexpected: {_names(unexpected)})"
+            )
+        for key, value in state.items():
+            if value.shape != reference[key].shape:
+                raise CheckpointMismatchError(
+                    f"{self.url}: {name}.safetensors does not fit the model: {key} has shape "
+                    f"{list(value.shape)}, the model's {list(reference[key].shape)}"
+                )
+        return {k: v.to(device or reference[k].device, reference[k].dtype) for k, v in state.items()}
+
+
+def _names(keys: list[str], limit: int = 5) -> str:
+    shown = ", ".join(keys[:limit]) + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
+    return shown or "none"
 
 
 def save_checkpoint(
@@ -112,73 +141,11 @@ def _write_local_folder(target: Path, files: Mapping[str, bytes]) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _sniff(data: bytes) -> str:
-    if data[:2] in (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05"):
-        return "a Python pickle"
-    if data[:4] == b"PK\x03\x04":
-        return "a zip archive (torch.save format, which holds pickles)"
-    return "not a safetensors file"
-
-
-def read_checkpoint_header(url: str, verify_files: bool = True) -> dict[str, Any]:
-    """The ``config.json`` of a checkpoint; with ``verify_files``, every listed file must start with a
-    valid safetensors header (read without loading tensors, never unpickling)."""
-    fs, path = filesystem(url)
-    if not fs.exists(path) or not fs.isdir(path):
-        raise CheckpointNotFoundError(f"{url}: checkpoint folder not found")
-    entries = {Path(p).name for p in fs.ls(path, detail=False)}
-    if CONFIG_FILE not in entries:
-        pickles = sorted(e for e in entries if e.endswith(PICKLE_SUFFIXES))
-        if pickles:
-            raise CheckpointError(
-                f"{url}: holds {', '.join(pickles)} (pickle format) and no {CONFIG_FILE}; infd loads only "
-                "safetensors checkpoints and never unpickles files"
-            )
-        raise CheckpointNotFoundError(f"{url}: not an infd checkpoint (no {CONFIG_FILE})")
-    try:
-        header = json.loads(fs.cat_file(f"{path.rstrip('/')}/{CONFIG_FILE}"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{url}/{CONFIG_FILE}: not valid JSON: {exc}") from None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise CheckpointError(f"{url}/{CONFIG_FILE}: not an infd checkpoint header")
-    if header.get("format_version", 0) > FORMAT_VERSION:
-        raise CheckpointError(
-            f"{url}: checkpoint format {header['format_version']} is newer than this infd-core reads "
-            f"({FORMAT_VERSION}); upgrade infd-core"
-        )
-    header["files"] = [f for f in header.get("files", []) if isinstance(f, str)]
-    for file_name in header["files"]:
-        if file_name not in entries or not file_name.endswith(".safetensors"):
-            raise CheckpointError(f"{url}: {file_name} is missing from the checkpoint")
-        if verify_files:
-            safetensors_index(url, file_name)
-    return header
-
-
-def safetensors_index(url: str, file_name: str) -> dict[str, Any]:
-    """The JSON header of ``<url>/<file_name>`` (tensor name -> dtype, shape, data offsets), read
-    without loading tensors; anything that is not a safetensors header is a CheckpointError."""
-    fs, path = filesystem(url)
-    with fs.open(f"{path.rstrip('/')}/{file_name}", "rb") as handle:
-        head = handle.read(8)
-        size = int.from_bytes(head, "little") if len(head) == 8 else -1
-        body = handle.read(size) if 0 < size < 100_000_000 else b""
-    try:
-        parsed = json.loads(body) if body else None
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        parsed = None
-    if not isinstance(parsed, dict):
-        raise CheckpointError(
-            f"{url}/{file_name}: cannot be read as safetensors ({_sniff(head + body)}); infd never "
-            "unpickles checkpoint files"
-        )
-    return parsed
-
-
 def load_checkpoint(
     url: str, names: list[str] | None = None, device: str | torch.device = "cpu"
 ) -> Checkpoint:
-    """Read a checkpoint folder; refuses pickles and anything that is not safetensors."""
+    """Read a checkpoint folder; refuses pickles, anything that is not safetensors and any part whose
+    size does not match its header (reads are bounded by the header)."""
     header = read_checkpoint_header(url, verify_files=False)
     fs, path = filesystem(url)
     wanted = header["files"] if names is None else [f"{n}.safetensors" for n in names]
@@ -186,21 +153,22 @@ def load_checkpoint(
     for file_name in wanted:
         if file_name not in header["files"]:
             raise CheckpointError(f"{url}: {file_name} is missing from the checkpoint")
-        data = fs.cat_file(f"{path.rstrip('/')}/{file_name}")
+        label = f"{url.rstrip('/')}/{file_name}"
+        with read_errors(label):
+            _, data = read_safetensors(fs, f"{path.rstrip('/')}/{file_name}", label, with_data=True)
         try:
             state = safetensors.torch.load(data)
         except Exception as exc:  # safetensors raises its own error types for bad headers
             raise CheckpointError(
-                f"{url}/{file_name}: cannot be read as safetensors ({_sniff(data)}; {exc}); "
-                "infd never unpickles checkpoint files"
+                f"{label}: cannot be read as safetensors ({exc}); infd never unpickles checkpoint files"
             ) from None
         tensors[file_name.removesuffix(".safetensors")] = {k: v.to(device) for k, v in state.items()}
     return Checkpoint(
         url=url,
-        config=header.get("config", {}),
-        meta=header.get("meta", {}),
+        config=header["config"],
+        meta=header["meta"],
         tensors=tensors,
-        versions=header.get("versions", {}),
+        versions=header["versions"],
     )
 
 

@@ -15,11 +15,13 @@ Components inside a pipeline config are named with :class:`ComponentRef` and bui
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -35,10 +37,23 @@ from infd_core.errors import ConfigError, DeviceError
 from infd_core.registry import Registry
 
 
-class StrictModel(BaseModel):
-    """Base for infd config models: unknown keys are errors."""
+def _not_nan(value: float) -> float:
+    if math.isnan(value):
+        raise ValueError("NaN is not a value this setting can take")
+    return value
 
-    model_config = ConfigDict(extra="forbid")
+
+#: A float setting for which infinity means something (e.g. GUD's softness: ``.inf`` is standard
+#: diffusion): StrictModel refuses infinite floats unless a field is declared with this type; NaN stays
+#: an error.
+FloatOrInfinity = Annotated[float, Field(allow_inf_nan=True), AfterValidator(_not_nan)]
+
+
+class StrictModel(BaseModel):
+    """Base for infd config models: unknown keys are errors, and so are infinite or NaN numbers (a
+    ``lr: .inf`` is refused when the config is read, not at the first training step)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ComponentRef(StrictModel):

@@ -11,23 +11,30 @@ from typing import Any
 
 import yaml
 
+from infd_core.bounded_data import MAX_TEXT_BYTES, DataLimitError, load_json, load_toml, load_yaml
 from infd_core.errors import ConfigError
 
 _FLOAT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
 SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".toml": "toml", ".json": "json"}
 
 
-def parse_config_text(text: str, fmt: str, source: str = "<string>") -> dict[str, Any]:
-    """Parse ``text`` as ``yaml``, ``toml`` or ``json`` into a mapping."""
+def parse_data_text(text: str | bytes, fmt: str, source: str = "<string>") -> Any:
+    """Parse ``text`` as ``yaml``, ``toml`` or ``json`` within the bounds of :mod:`infd_core.bounded_data`
+    (nesting depth, YAML alias expansion); any problem is a one-line ConfigError naming ``source``."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{source}: not UTF-8 text: {exc}") from None
     try:
         if fmt == "yaml":
-            data = yaml.safe_load(text)
-        elif fmt == "toml":
-            data = tomllib.loads(text)
-        elif fmt == "json":
-            data = json.loads(text)
-        else:
-            raise ConfigError(f"{source}: unknown config format {fmt!r}")
+            return load_yaml(text)
+        if fmt == "toml":
+            return load_toml(text)
+        if fmt == "json":
+            return load_json(text)
+    except DataLimitError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
@@ -37,11 +44,29 @@ def parse_config_text(text: str, fmt: str, source: str = "<string>") -> dict[str
         raise ConfigError(f"{source}: malformed TOML: {exc}") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{source}: malformed JSON: {exc}") from None
+    raise ConfigError(f"{source}: unknown config format {fmt!r}")
+
+
+def parse_config_text(text: str | bytes, fmt: str, source: str = "<string>") -> dict[str, Any]:
+    """Parse ``text`` as ``yaml``, ``toml`` or ``json`` into a mapping (see :func:`parse_data_text`)."""
+    data = parse_data_text(text, fmt, source)
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: the top level must be a mapping, not {type(data).__name__}")
     return data
+
+
+def read_text_bounded(path: Path, limit: int = MAX_TEXT_BYTES) -> str:
+    """The UTF-8 text of a regular file of at most ``limit`` bytes (a ConfigError otherwise)."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
+        if len(data) > limit:
+            raise ConfigError(f"{path}: larger than {limit >> 20} MiB; not a config file")
+        return data.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc}") from None
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
@@ -52,11 +77,7 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: unknown config suffix {path.suffix!r}; use .yaml, .yml, .toml or .json")
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config: {exc}") from None
-    return parse_config_text(text, fmt, source=str(path))
+    return parse_config_text(read_text_bounded(path), fmt, source=str(path))
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:
@@ -66,7 +87,9 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     if not sep or not key.strip() or any(not p for p in parts):
         raise ConfigError(f"override {item!r} must look like key.path=value")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = load_yaml(raw) if raw.strip() else ""
+    except DataLimitError as exc:
+        raise ConfigError(f"override {key.strip()!r}: {exc}") from None
     except yaml.YAMLError:
         value = raw
     if isinstance(value, str) and value == raw.strip() and _FLOAT.match(value):

@@ -9,13 +9,47 @@ from typing import Any
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from infd_core.errors import OutputError
+from infd_core.errors import OutputError, UsageError
+
+#: Seconds a remote (HTTP) read may wait for a connection or for the next bytes before it fails.
+REMOTE_TIMEOUT_ENV = "INFD_REMOTE_TIMEOUT"
+DEFAULT_REMOTE_TIMEOUT = 60.0
+
+
+def remote_timeout() -> float:
+    """The remote-read timeout in seconds (``INFD_REMOTE_TIMEOUT``, default 60)."""
+    raw = os.environ.get(REMOTE_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_REMOTE_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise UsageError(f"{REMOTE_TIMEOUT_ENV}={raw!r} must be a positive number of seconds")
+    return value
+
+
+def _timeout_options(url: str) -> dict[str, Any]:
+    """fsspec storage options that bound how long a read of ``url`` can wait (HTTP: aiohttp's connect
+    and per-read timeouts; the whole transfer may take longer while bytes keep coming)."""
+    protocol = fsspec.core.split_protocol(url)[0]
+    if protocol not in ("http", "https"):
+        return {}
+    try:
+        import aiohttp
+    except ImportError:
+        return {}  # fsspec then names the missing requirement
+    seconds = remote_timeout()
+    timeout = aiohttp.ClientTimeout(total=None, connect=seconds, sock_connect=seconds, sock_read=seconds)
+    return {"client_kwargs": {"timeout": timeout}}
 
 
 def filesystem(url: str) -> tuple[Any, str]:
-    """The fsspec filesystem of ``url`` and the path inside it."""
+    """The fsspec filesystem of ``url`` and the path inside it (remote reads time out, see
+    :func:`remote_timeout`)."""
     try:
-        return fsspec.core.url_to_fs(str(url))
+        return fsspec.core.url_to_fs(str(url), **_timeout_options(str(url)))
     except (ImportError, ValueError) as exc:
         raise OutputError(f"{url}: no filesystem for this URL: {exc}") from None
 

@@ -99,13 +99,32 @@ class InfdPluginManager:
                                 distribution=info.distribution if info else "",
                             ),
                         )
+            for (kind, name), specs in registry.conflicts().items():
+                message = registry.conflict_message(kind, name)
+                for plugin in dict.fromkeys(spec.plugin for spec in specs):
+                    self._fail(plugin, message)
             self._registry = registry
         return self._registry
+
+    def add_cli_commands(self, cli: Any) -> None:
+        """Call every plugin's ``infd_cli_commands(cli)`` in hook order; one that raises (or exits) is
+        reported as a failed plugin and the others' commands stay."""
+        for impl in self.pm.hook.infd_cli_commands.get_hookimpls()[::-1]:  # pluggy's call order
+            try:
+                impl.function(cli=cli)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
+                self._fail(impl.plugin_name, f"infd_cli_commands raised {type(exc).__name__}: {exc}")
 
     def _call_component_hook(self, impl: Any, kind: str) -> list[ComponentSpec]:
         try:
             specs = impl.function()
-        except Exception as exc:  # a broken plugin must not take the others down
+        except KeyboardInterrupt:
+            raise
+        except (
+            BaseException
+        ) as exc:  # a broken plugin (even one calling sys.exit) must not take the others down
             self._fail(impl.plugin_name, f"infd_{kind} raised {type(exc).__name__}: {exc}")
             return []
         if specs is None:
@@ -150,7 +169,9 @@ class InfdPluginManager:
                 continue
             try:
                 plugin = ep.load()
-            except Exception as exc:  # report by name, keep going
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # report by name (SystemExit at import too), keep going
                 error = f"failed to import {ep.value}: {type(exc).__name__}: {exc}"
                 self.failures.append(PluginFailure(ep.name, dist_name, error))
                 logger.warning("plugin %s (%s) %s", ep.name, dist_name, error)

@@ -37,7 +37,12 @@ def import_object(path: str) -> Any:
     module_name, sep, attr_path = path.partition(":")
     if not sep or not module_name or not attr_path:
         raise PluginError(f"import path {path!r} must look like 'package.module:attribute'")
-    obj: Any = importlib.import_module(module_name)
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # a plugin module that fails (or calls sys.exit) while imported
+        raise PluginError(f"cannot import {module_name} (for {path}): {type(exc).__name__}: {exc}") from None
     for part in attr_path.split("."):
         obj = getattr(obj, part)
     return obj
@@ -84,25 +89,41 @@ class ComponentSpec:
 
 
 class Registry:
-    """All registered components, by kind then name."""
+    """All registered components, by kind then name.
+
+    A name that two plugins register is a conflict: neither spec is used (other components of both
+    plugins still are), and asking for the name raises a DuplicateComponentError naming both owners.
+    """
 
     def __init__(self) -> None:
         self._specs: dict[str, dict[str, ComponentSpec]] = {kind: {} for kind in COMPONENT_KINDS}
+        self._conflicts: dict[tuple[str, str], list[ComponentSpec]] = {}
 
     def add(self, kind: str, spec: ComponentSpec) -> None:
-        """Register ``spec`` under ``kind``; a repeated name is an error naming both owners."""
+        """Register ``spec`` under ``kind``; a repeated name disables every spec of that name."""
         if kind not in self._specs:
             raise PluginError(f"unknown component kind {kind!r}; kinds: {', '.join(COMPONENT_KINDS)}")
         if not isinstance(spec, ComponentSpec):
             raise PluginError(f"a plugin returned {spec!r} for {kind}, not a ComponentSpec")
-        existing = self._specs[kind].get(spec.name)
-        if existing is not None:
-            raise DuplicateComponentError(
-                f"{kind} {spec.name!r} is registered twice: by {existing.distribution or existing.plugin} "
-                f"and by {spec.distribution or spec.plugin}; uninstall one or disable it with "
-                "INFD_DISABLE_PLUGINS"
-            )
-        self._specs[kind][spec.name] = spec
+        key = (kind, spec.name)
+        if key in self._conflicts:
+            self._conflicts[key].append(spec)
+        elif spec.name in self._specs[kind]:
+            self._conflicts[key] = [self._specs[kind].pop(spec.name), spec]
+        else:
+            self._specs[kind][spec.name] = spec
+
+    def conflicts(self) -> dict[tuple[str, str], list[ComponentSpec]]:
+        """Each (kind, name) registered more than once, with every spec that claimed it."""
+        return dict(self._conflicts)
+
+    def conflict_message(self, kind: str, name: str) -> str:
+        """Why ``name`` cannot be used: which distributions register it."""
+        owners = " and by ".join(spec.distribution or spec.plugin for spec in self._conflicts[(kind, name)])
+        return (
+            f"{kind} {name!r} is registered twice: by {owners}; it is disabled until you uninstall one "
+            "or disable it with INFD_DISABLE_PLUGINS"
+        )
 
     def get(self, kind: str, name: str) -> ComponentSpec:
         """The spec of ``name``; an unknown name lists the available ones."""
@@ -110,6 +131,8 @@ class Registry:
             raise UnknownComponentError(
                 f"unknown component kind {kind!r}; kinds: {', '.join(COMPONENT_KINDS)}"
             )
+        if (kind, name) in self._conflicts:
+            raise DuplicateComponentError(self.conflict_message(kind, name))
         try:
             return self._specs[kind][name]
         except KeyError:

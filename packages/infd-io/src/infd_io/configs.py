@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from infd_core.config import StrictModel
 
 
 def _power_of_two(value: int, name: str) -> int:
@@ -13,8 +15,8 @@ def _power_of_two(value: int, name: str) -> int:
     return value
 
 
-class _Config(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Config(StrictModel):
+    """Base of this package's configs: unknown keys and non-finite numbers are errors."""
 
 
 class ValueRangeMixin(_Config):

@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from infd_core.config import FloatOrInfinity, StrictModel
 
 
-class _Config(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Config(StrictModel):
+    model_config = ConfigDict(frozen=True)
 
 
 # -- schedules --------------------------------------------------------------------------------------------
@@ -62,7 +64,9 @@ class _EndpointConfig(_Config):
 class LinearSoftScheduleConfig(_EndpointConfig):
     """GUD linear soft-conditioning schedule (eqs. 20-21), a = 1/softness."""
 
-    softness: float = Field(1.0, gt=0, description="softness 1/a > 0; .inf gives a = 0 (no hierarchy)")
+    softness: FloatOrInfinity = Field(
+        1.0, gt=0, description="softness 1/a > 0; .inf gives a = 0 (no hierarchy)"
+    )
     ordering_r: float = Field(
         0.0, ge=0, le=1, description="r: ordering l = (1 - r)(-log Σ) + r(|k| + δ)/κ; 0 for PCA"
     )

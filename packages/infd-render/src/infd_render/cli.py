@@ -26,22 +26,49 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def load_features(path: str, key: str | None = None):
-    """``(C, h, w)`` features from a ``.safetensors`` file (``key``, or its only tensor)."""
+    """``(C, h, w)`` real, finite features from a ``.safetensors`` file (``key``, or its only tensor).
+
+    The file is read as untrusted input (regular file, valid header, size matching it; never unpickled);
+    every problem is a one-line UsageError naming ``path``."""
     import safetensors.torch
 
-    from infd_core.errors import UsageError
+    from infd_core.checkpoint_files import read_errors, read_safetensors
+    from infd_core.errors import CheckpointError, UsageError
+    from infd_core.outputs import filesystem
 
-    tensors = safetensors.torch.load_file(path)
+    fs, local = filesystem(path)
+    try:
+        with read_errors(path):
+            _, data = read_safetensors(fs, local, path, with_data=True)
+        tensors = safetensors.torch.load(data)
+    except CheckpointError as exc:
+        raise UsageError(f"--features {exc}") from None
+    except Exception as exc:  # safetensors' own error types
+        raise UsageError(f"--features {path}: cannot be read as safetensors ({exc})") from None
     if key is None:
         if len(tensors) != 1:
             raise UsageError(f"{path} holds {sorted(tensors)}: name one with --features-key")
         key = next(iter(tensors))
     if key not in tensors:
         raise UsageError(f"{path} has no tensor {key!r} (has: {', '.join(sorted(tensors))})")
-    features = tensors[key].float()
+    return checked_features(tensors[key], f"{path} tensor {key!r}")
+
+
+def checked_features(tensor, source: str):
+    """``tensor`` as float ``(C, h, w)`` features (a leading batch of 1 is dropped); a complex, empty or
+    non-finite tensor, or one of another rank, is a UsageError naming ``source``."""
+    from infd_core.errors import UsageError
+
+    if tensor.is_complex():
+        raise UsageError(f"{source}: complex values ({tensor.dtype}); features must be real")
+    features = tensor.float()
     features = features[0] if features.dim() == 4 and features.shape[0] == 1 else features
     if features.dim() != 3:
-        raise UsageError(f"features must be (C, h, w), got {tuple(features.shape)}")
+        raise UsageError(f"{source}: features must be (C, h, w), got {tuple(features.shape)}")
+    if features.numel() == 0:
+        raise UsageError(f"{source}: empty features {tuple(features.shape)}")
+    if not bool(features.isfinite().all()):
+        raise UsageError(f"{source}: features contain NaN or infinite values")
     return features
 
 
@@ -207,18 +234,22 @@ def checked_inputs(
     other: a config, checkpoint or feature map that does not fit is a one-line usage error."""
     from infd_core.checkpoints import load_checkpoint
     from infd_core.config import ComponentRef, build_component
-    from infd_core.errors import CheckpointMismatchError, UsageError
+    from infd_core.errors import CheckpointError, CheckpointMismatchError, UsageError
 
     state = None
     feature_tensor = None
     source = features_path
     try:
-        config: dict = json.loads(config_json) if config_json else {}
-    except json.JSONDecodeError as exc:
+        config: Any = json.loads(config_json) if config_json else {}
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise UsageError(f"--config: not valid JSON ({exc})") from None
+    if not isinstance(config, dict):
+        raise UsageError(f"--config: must be a JSON object of renderer settings, got {type(config).__name__}")
     if checkpoint is not None:
         loaded = load_checkpoint(checkpoint)
         section = loaded.config.get("renderer", {})
+        if not isinstance(section, dict) or not isinstance(section.get("config", {}), dict):
+            raise CheckpointError(f"{checkpoint}: renderer in config.json must be {{name, config}} mapping")
         renderer_name, config = section.get("name", renderer_name), section.get("config", config)
         state = loaded.state("model")
         if features_path is None and "features" in loaded.tensors:
@@ -226,7 +257,8 @@ def checked_inputs(
             key = features_key or next(iter(stored))
             if key not in stored:
                 raise UsageError(f"{checkpoint}: no features {key!r} (has: {', '.join(sorted(stored))})")
-            feature_tensor, source = stored[key], f"{checkpoint} features {key!r}"
+            source = f"{checkpoint} features {key!r}"
+            feature_tensor = checked_features(stored[key], source)
     if feature_tensor is None:
         if features_path is None:
             raise UsageError("give --features FILE.safetensors (or a checkpoint with features.safetensors)")

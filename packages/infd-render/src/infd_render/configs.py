@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from infd_core.config import StrictModel
 
 
-class _Config(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Config(StrictModel):
+    """Base of this package's configs: unknown keys and non-finite numbers are errors."""
 
 
 class LIIFConfig(_Config):

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from infd_core.config import StrictModel
 
 ParameterisationName = Literal["eps", "x0", "v", "score", "mollified_eps"]
 SolverName = Literal["euler", "heun", "rk4", "rk45"]
 
 
-class _Config(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Config(StrictModel):
+    model_config = ConfigDict(frozen=True)
 
     parameterisation: ParameterisationName | None = Field(
         None, description="what the denoiser predicts; null: the Denoiser's own (eps for plain callables)"

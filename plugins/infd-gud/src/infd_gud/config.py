@@ -11,9 +11,10 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from infd_core.config import StrictModel
+from infd_core.config import FloatOrInfinity, StrictModel
 
-Range = tuple[float, float]
+#: [low, high]; the high end may be .inf where a field allows it (checked by _ordered)
+Range = tuple[FloatOrInfinity, FloatOrInfinity]
 
 
 def _ordered(name: str, value: Range | None, low: float, high: float, high_open: bool) -> Range | None:
@@ -61,7 +62,9 @@ class ScheduleSettings(StrictModel):
     """Component-wise schedule; ``*_range`` draws the parameter uniformly per training batch (§4.5)."""
 
     name: Literal["linear-soft", "columnwise", "haar-columnwise"] = "linear-soft"
-    softness: float = Field(1.0, gt=0, description="linear-soft softness 1/a; .inf is standard diffusion")
+    softness: FloatOrInfinity = Field(
+        1.0, gt=0, description="linear-soft softness 1/a; .inf is standard diffusion"
+    )
     softness_range: Range | None = Field(None, description="[low, high] softness drawn per batch")
     ordering_r: float = Field(0.0, ge=0, le=1, description="ordering l = (1-r)(-log Σ) + r |k| (FFT, Haar)")
     a: float = Field(0.5, ge=0, lt=1, description="haar-columnwise level offset scale")

@@ -222,6 +222,6 @@ class InfBrushPipeline(Pipeline):
 
     def load_state(self, checkpoint: Checkpoint) -> None:
         self.model.load_state_dict(checkpoint.state("model"))
-        self.ema.state = {k: v.to(self.device) for k, v in checkpoint.state("ema").items()}
+        self.ema.state = checkpoint.state_like("ema", self.model.state_dict(), self.device)
         restore_optimizer(checkpoint, "optimizer", self.optimizer)
         self.step = int(checkpoint.meta.get("step") or 0)

@@ -8,7 +8,6 @@ corrects the DDIM step (DPS, :func:`infd_samplers.posterior_sampling`).
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -39,21 +38,13 @@ class ImageTextEncoder(Protocol):
 
 
 def _parse_layout_file(path: str) -> Any:
-    import yaml
-
-    from infd_core.config_files import parse_config_text
+    from infd_core.config_files import SUFFIXES, parse_data_text, read_text_bounded
 
     file = Path(path)
     if not file.is_file():
         raise ConfigError(f"layout file {path} not found")
-    text = file.read_text(encoding="utf-8")
-    suffix = file.suffix.lower()
-    if suffix == ".toml":
-        return parse_config_text(text, "toml", path)
-    try:
-        return json.loads(text) if suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: malformed layout: {str(exc).splitlines()[0]}") from None
+    fmt = SUFFIXES.get(file.suffix.lower(), "yaml")
+    return parse_data_text(read_text_bounded(file), fmt, f"{path}: layout")
 
 
 def load_layout(boxes: list[LayoutBox] | str) -> list[LayoutBox]:

@@ -329,7 +329,7 @@ class InfdPipeline(Pipeline):
     def load_state(self, checkpoint: Checkpoint) -> None:
         self.autoencoder.load_state_dict(checkpoint.state("autoencoder"))
         self.latent.load_state_dict(checkpoint.state("latent"))
-        self.latent_ema.state = {k: v.to(self.device) for k, v in checkpoint.state("latent_ema").items()}
+        self.latent_ema.state = checkpoint.state_like("latent_ema", self.latent.state_dict(), self.device)
         if "discriminator" in checkpoint.tensors:
             self.discriminator.load_state_dict(checkpoint.state("discriminator"))
         for name, optimizer in self._optimizers().items():

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from infd_core.ddp import sample_generators
+from infd_core.json_lines import read_json_lines
 from infd_infd.autoencoder_training import AutoencoderTrainer
 from infd_infd.config import InfdConfig
 from infd_measures.diffusion import GaussianDiffusion
@@ -82,9 +83,7 @@ class TrainLog:
         self.path = Path(folder) / "train_log.jsonl"
 
     def records(self, stage: str | None = None) -> list[dict]:
-        if not self.path.exists():
-            return []
-        records = [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+        records = [r for r in read_json_lines(self.path) if "stage" in r and "step" in r]
         return [r for r in records if stage is None or r["stage"] == stage]
 
     def append(self, record: dict) -> None:

@@ -261,7 +261,7 @@ class InftyDiffPipeline(Pipeline):
 
     def load_state(self, checkpoint: Checkpoint) -> None:
         self.model.load_state_dict(checkpoint.state("model"))
-        self.ema.state = {k: v.to(self.device) for k, v in checkpoint.state("ema").items()}
+        self.ema.state = checkpoint.state_like("ema", self.model.state_dict(), self.device)
         restore_optimizer(checkpoint, "optimizer", self.optimizer)
         if self.latent_model is not None and "latent" in checkpoint.tensors:
             self.latent_model.load_state_dict(checkpoint.state("latent"))

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from infd_core.ddp import sample_generators
+from infd_core.json_lines import read_json_lines
 from infd_core.seeding import derive_generator
 from infd_inftydiff.denoiser import InftyDiffDenoiser
 from infd_measures.diffusion import GaussianDiffusion
@@ -145,9 +146,7 @@ class LossLog:
             handle.write(json.dumps(record) + "\n")
 
     def records(self) -> list[dict[str, float]]:
-        if not self.path.exists():
-            return []
-        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+        return [r for r in read_json_lines(self.path) if "step" in r]
 
     def truncate_after(self, step: int) -> None:
         """Drop records past ``step`` (a resumed run rewrites them)."""

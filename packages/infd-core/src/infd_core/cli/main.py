@@ -59,7 +59,7 @@ def build_cli(manager: InfdPluginManager | None = None) -> click.Group:
         configure_logging(verbose)
         ctx.obj = manager
 
-    manager.hook.infd_cli_commands(cli=cli)
+    manager.add_cli_commands(cli)
     return cli
 
 
