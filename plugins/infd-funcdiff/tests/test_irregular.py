@@ -24,7 +24,10 @@ def test_gno_pipeline_on_irregular_points(tmp_path):
         "data": {"kind": "mogp", "mogp": {"num_curves": 40, "num_points": 24, "irregular": True}},
         "noise": {"kernel": "matern32"},
         "loss": "sobolev",
-        "model": {"kind": "gno", "gno": {"kernel": "matrix", "width": 8, "layers": 2, "kernel_width": 16, "projection": 16}},
+        "model": {
+            "kind": "gno",
+            "gno": {"kernel": "matrix", "width": 8, "layers": 2, "kernel_width": 16, "projection": 16},
+        },
         "train": {"steps": 5, "batch_size": 8},
         "sampling": {"steps": 5, "irregular": True, "num_points": 50},
     }
