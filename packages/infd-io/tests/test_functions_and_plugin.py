@@ -68,7 +68,8 @@ def registry():  # type: ignore[no-untyped-def]
 
 def test_registered_components_build_from_their_configs(registry, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     assert registry.names("datasets") == [
-        "builtin-photos", "coordinate-subsample", "function-curves", "image-folder", "multiscale-patches",
+        "builtin-photos", "cifar10-binary", "coordinate-subsample", "function-curves", "image-folder",
+        "multiscale-patches", "pcam-hdf5",
     ]  # fmt: skip
     photos = registry.get("datasets", "builtin-photos").build({"resolution": 16, "num_items": 3})
     assert len(photos) == 3 and photos[0]["image"].shape == (3, 16, 16)

@@ -16,7 +16,7 @@ def tiny_config(**sections: dict[str, Any]) -> dict[str, Any]:
         "network": copy.deepcopy(TINY_NETWORK),
         "training": {"steps": 3, "batch_size": 4},
         "sampling": {"steps": 4, "batch_size": 2},
-        "likelihood": {"num_images": 1, "steps": 24, "rtol": 1e-3, "atol": 1e-3},
+        "likelihood": {"num_images": 1, "steps": 24, "rtol": 1e-3, "atol": 1e-3, "num_probes": 1},
     }
     for name, values in sections.items():
         config.setdefault(name, {}).update(values)

@@ -29,6 +29,8 @@ _EXPORTS = {
     "MultiScalePatchDataset": "infd_io.patches",
     "FunctionDataset": "infd_io.functions",
     "BuiltinPhotos": "infd_io.photos",
+    "Cifar10Binary": "infd_io.cifar10",
+    "PCamHDF5": "infd_io.pcam",
     "load_photo": "infd_io.photos",
     "PHOTO_NAMES": "infd_io.photos",
     "pixel_centres": "infd_io.coordinates",

@@ -51,7 +51,29 @@ class BuiltinPhotosConfig(ValueRangeMixin):
     photos: list[str] | None = Field(None, description="subset of photo names (default: all)")
 
 
-ImageSourceConfig = Annotated[ImageFolderConfig | BuiltinPhotosConfig, Field(discriminator="kind")]
+class Cifar10BinaryConfig(ValueRangeMixin):
+    """CIFAR-10's binary batches (records of 1 label byte + 3072 pixel bytes, CHW), read without pickle."""
+
+    kind: Literal["cifar10-binary"] = "cifar10-binary"
+    path: str | list[str] = Field(
+        description="a batch file (data_batch_N.bin, test_batch.bin), a list of them, or a folder whose "
+        "data_batch_*.bin are read"
+    )
+    channels: Literal[1, 3] = 3
+
+
+class PCamConfig(ValueRangeMixin):
+    """PatchCamelyon's HDF5 files (needs h5py: ``pip install 'infd-io[hdf5]'``)."""
+
+    kind: Literal["pcam-hdf5"] = "pcam-hdf5"
+    x: str = Field(description="local camelyonpatch_level_2_split_<split>_x.h5 (dataset x: N×96×96×3 uint8)")
+    y: str | None = Field(None, description="its _y.h5 (dataset y); default: the _y.h5 beside x, if any")
+    channels: Literal[1, 3] = 3
+
+
+ImageSourceConfig = Annotated[
+    ImageFolderConfig | BuiltinPhotosConfig | Cifar10BinaryConfig | PCamConfig, Field(discriminator="kind")
+]
 
 
 class CoordinateSubsampleConfig(_Config):

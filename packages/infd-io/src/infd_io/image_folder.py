@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import warnings
+from pathlib import PurePosixPath
 from typing import Any
 
 import torch
 from torch.utils.data import Dataset
 
 from infd_core.errors import UsageError
+from infd_core.outputs import filesystem
 from infd_io.errors import SkippedFilesWarning, warn_skipped
 from infd_io.images import ImageReadError, is_image_name, list_files, probe_image, read_image
 from infd_io.transforms import to_value_range
@@ -25,7 +27,10 @@ class ImageFolderDataset(Dataset):
     that only fails when fully decoded is skipped at that point and replaced by the next readable one.
     ``verify_files`` checks each file's structure up front (reads every file once); without it only
     headers are read.
-    Items: ``{"image": (c, h, w) float32 in value_range, "index": int, "path": str}``.
+    Labels come from sub-folders: ``classes`` are the sorted names of the folders directly under
+    ``root`` that hold images, and an image's label is the index of the one it lies in (-1 for images
+    directly in ``root``).
+    Items: ``{"image": (c, h, w) float32 in value_range, "label": int, "index": int, "path": str}``.
     """
 
     def __init__(
@@ -57,7 +62,17 @@ class ImageFolderDataset(Dataset):
         warn_skipped(self.root, self.skipped)
         if not self.files:
             raise UsageError(f"{self.root}: no readable images (skipped {len(self.skipped)} files)")
+        folders = [self._class_folder(path) for path in self.files]
+        self.classes: tuple[str, ...] = tuple(sorted({f for f in folders if f is not None}))
+        self.labels = [-1 if f is None else self.classes.index(f) for f in folders]
         self._unreadable: set[int] = set()
+
+    def _class_folder(self, path: str) -> str | None:
+        """The first folder of ``path`` below the root, or None for a file directly in the root."""
+        base = filesystem(self.root)[1].rstrip("/")
+        relative = path[len(base) :].lstrip("/") if path.startswith(base) else PurePosixPath(path).name
+        parts = PurePosixPath(relative).parts
+        return parts[0] if len(parts) > 1 else None
 
     @classmethod
     def from_config(cls, config: Any) -> ImageFolderDataset:
@@ -89,6 +104,7 @@ class ImageFolderDataset(Dataset):
                 continue
             return {
                 "image": to_value_range(image, self.value_range),
+                "label": self.labels[position],
                 "index": index,
                 "path": self.files[position],
             }

@@ -31,6 +31,18 @@ def infd_datasets() -> list[ComponentSpec]:
             description="random crops of public-domain photographs shipped offline, at any resolution",
         ),
         ComponentSpec(
+            name="cifar10-binary",
+            factory="infd_io.cifar10:Cifar10Binary.from_config",
+            config=f"{_CONFIGS}:Cifar10BinaryConfig",
+            description="CIFAR-10 binary batches (data_batch_N.bin) with labels, read without unpickling",
+        ),
+        ComponentSpec(
+            name="pcam-hdf5",
+            factory="infd_io.pcam:PCamHDF5.from_config",
+            config=f"{_CONFIGS}:PCamConfig",
+            description="PatchCamelyon HDF5 patches (_x.h5) with labels (_y.h5); needs infd-io[hdf5]",
+        ),
+        ComponentSpec(
             name="coordinate-subsample",
             factory="infd_io.subsample:CoordinateSubsampleDataset.from_config",
             config=f"{_CONFIGS}:CoordinateSubsampleConfig",

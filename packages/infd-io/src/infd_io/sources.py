@@ -1,4 +1,5 @@
-"""Build the image dataset named by an image-source config (a folder or the built-in photos)."""
+"""Build the image dataset named by an image-source config: a folder, the built-in photos, CIFAR-10
+binary batches or PCam HDF5 files."""
 
 from __future__ import annotations
 
@@ -11,9 +12,18 @@ from infd_io.photos import BuiltinPhotos
 
 
 def build_image_source(config: Any) -> Dataset:
-    """An :class:`ImageFolderDataset` or :class:`BuiltinPhotos` from its config."""
+    """An :class:`ImageFolderDataset`, :class:`BuiltinPhotos`, :class:`Cifar10Binary` or
+    :class:`PCamHDF5` from its config."""
     if config.kind == "folder":
         return ImageFolderDataset.from_config(config)
+    if config.kind == "cifar10-binary":
+        from infd_io.cifar10 import Cifar10Binary
+
+        return Cifar10Binary.from_config(config)
+    if config.kind == "pcam-hdf5":
+        from infd_io.pcam import PCamHDF5
+
+        return PCamHDF5.from_config(config)
     return BuiltinPhotos.from_config(config)
 
 

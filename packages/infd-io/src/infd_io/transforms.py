@@ -17,6 +17,15 @@ def resize_image(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return resized[0].clamp_(0.0, 1.0)
 
 
+#: ITU-R BT.601 luma weights, as PIL's ``convert("L")`` uses for grey images.
+LUMA = (0.299, 0.587, 0.114)
+
+
+def to_grey(image: torch.Tensor) -> torch.Tensor:
+    """The BT.601 luma ``(1, h, w)`` of an RGB image ``(3, h, w)``."""
+    return (torch.tensor(LUMA, dtype=image.dtype).view(3, 1, 1) * image).sum(0, keepdim=True)
+
+
 def to_value_range(image: torch.Tensor | np.ndarray, value_range: tuple[float, float]) -> torch.Tensor:
     """Map values in [0, 1] to ``value_range`` (float32 tensor)."""
     tensor = torch.as_tensor(image, dtype=torch.float32)

@@ -104,6 +104,11 @@ class FNOConfig(StrictModel):
 class GNOConfig(StrictModel):
     """Graph neural operator: radius graph, edge-conditioned kernel κ(x_i, x_j), mean aggregation."""
 
+    kernel: Literal["diagonal", "matrix"] = Field(
+        "diagonal",
+        description="diagonal: per-channel κ ⊙ (U v_j); matrix: a full C×C kernel per edge (the reference's "
+        "edge-conditioned convolution)",
+    )
     width: int = Field(32, ge=1)
     layers: int = Field(3, ge=1)
     radius: float = Field(0.1, gt=0)

@@ -7,7 +7,7 @@ Tiny defaults make CPU runs take seconds; the paper's values are noted in each f
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -15,6 +15,15 @@ from infd_core.config import FloatOrInfinity, StrictModel
 
 #: [low, high]; the high end may be .inf where a field allows it (checked by _ordered)
 Range = tuple[FloatOrInfinity, FloatOrInfinity]
+
+
+def merge_sections(base: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` over ``base`` section by section (one level deep): explicit keys win."""
+    merged = {**base, **data}
+    for key, value in base.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            merged[key] = {**value, **data[key]}
+    return merged
 
 
 def _ordered(name: str, value: Range | None, low: float, high: float, high_open: bool) -> Range | None:
@@ -31,8 +40,24 @@ def _ordered(name: str, value: Range | None, low: float, high: float, high_open:
 
 
 class DataSettings(StrictModel):
-    """Training images: random crops of infd-io's built-in photographs."""
+    """Training images: crops of infd-io's built-in photographs, an image folder or URL (labels from
+    sub-folders), CIFAR-10 binary batches or PCam HDF5 files (local paths)."""
 
+    source: str = Field(
+        "builtin",
+        description="'builtin' (photographs of infd-io), an image folder/URL, CIFAR-10 binary batches "
+        "(a data_batch_N.bin, or a folder of them) or a PCam _x.h5 file",
+    )
+    format: Literal["auto", "folder", "cifar10-binary", "pcam-hdf5"] = Field(
+        "auto", description="auto: .bin or a folder with data_batch_*.bin → CIFAR-10, .h5 → PCam, else folder"
+    )
+    labels: str | None = Field(None, description="PCam: the _y.h5 file (default: the one beside source)")
+    classes: list[int | str] | None = Field(
+        None, description="train on these classes only (label numbers, CIFAR-10 names, sub-folder names)"
+    )
+    holdout: int = Field(
+        16, ge=1, description="file sources: images held out for the NLL and completion (never trained on)"
+    )
     resolution: int = Field(
         16, ge=4, description="image side (training width L); a power of two for the U-Net"
     )
@@ -92,8 +117,17 @@ class ScheduleSettings(StrictModel):
 class NetworkSettings(StrictModel):
     """The γ-conditioned U-Net (GUD App. A): MLP-mixer over [γ, position labels], cross-attention."""
 
+    input: Literal["image", "whitened"] = Field(
+        "image",
+        description="image: the state mapped back to image space, Uᵀ S z (App. B); whitened: Uᵀ z",
+    )
     base_channels: int = Field(16, ge=4)
     channel_mult: tuple[int, ...] = Field((1, 2), min_length=1, description="per U-Net level")
+    res_blocks: int = Field(1, ge=1, description="residual blocks per U-Net level")
+    attention_resolutions: tuple[int, ...] = Field(
+        (), description="feature-map sides with self-attention after each residual block"
+    )
+    dropout: float = Field(0.0, ge=0, lt=1, description="dropout inside the residual blocks")
     token_dim: int = Field(32, ge=4, description="width of the γ-token embedding")
     mixer_blocks: int = Field(2, ge=1)
     mixer_hidden: int = Field(64, ge=4, description="hidden width of the token-mixing MLP")
@@ -132,10 +166,10 @@ class LikelihoodSettings(StrictModel):
     num_images: int = Field(2, ge=1)
     solvers: tuple[Literal["euler", "heun", "rk4", "rk45"], ...] = Field(("rk45", "heun"), min_length=1)
     steps: int = Field(40, ge=1, description="fixed-step grid (first-step hint for rk45)")
-    rtol: float = Field(1e-3, gt=0)
-    atol: float = Field(1e-3, gt=0)
+    rtol: float = Field(1e-4, gt=0, description="paper: 1e-4")
+    atol: float = Field(1e-4, gt=0, description="paper: 1e-4")
     probe: Literal["rademacher", "gaussian"] = "rademacher"
-    num_probes: int = Field(1, ge=1)
+    num_probes: int = Field(3, ge=1, description="Hutchinson probes averaged per image (paper: 3)")
     t_min: float = Field(1e-3, gt=0, lt=1)
 
 
@@ -158,8 +192,9 @@ class ExtensionSettings(StrictModel):
 
 
 class GudConfig(StrictModel):
-    """The ``gud`` pipeline."""
+    """The ``gud`` pipeline; ``preset: paper`` fills in the paper's settings (App. A/B), explicit keys win."""
 
+    preset: Literal["tiny", "paper"] = "tiny"
     data: DataSettings = Field(default_factory=DataSettings)
     basis: BasisSettings = Field(default_factory=BasisSettings)
     prior: PriorSettings = Field(default_factory=PriorSettings)
@@ -169,6 +204,15 @@ class GudConfig(StrictModel):
     sampling: SamplingSettings = Field(default_factory=SamplingSettings)
     likelihood: LikelihoodSettings = Field(default_factory=LikelihoodSettings)
     extension: ExtensionSettings = Field(default_factory=ExtensionSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("preset", "tiny") != "paper":
+            return data
+        from infd_gud.presets import PAPER
+
+        return merge_sections(PAPER, data)
 
     @model_validator(mode="after")
     def _consistent(self) -> GudConfig:
@@ -181,6 +225,9 @@ class GudConfig(StrictModel):
             raise ValueError(f"data.resolution {res} must be divisible by 2^basis.levels")
         if res % (2 ** (len(self.network.channel_mult) - 1)):
             raise ValueError(f"data.resolution {res} must be divisible by 2^(len(channel_mult) - 1)")
+        holdout = self.data.holdout
+        if self.data.source != "builtin" and self.likelihood.enabled and self.likelihood.num_images > holdout:
+            raise ValueError(f"likelihood.num_images {self.likelihood.num_images} > data.holdout {holdout}")
         if self.extension.enabled or self.extension.completion:
             if name != "columnwise":
                 raise ValueError("extension/completion needs schedule.name: columnwise (pixel basis)")

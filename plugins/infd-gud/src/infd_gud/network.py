@@ -54,8 +54,11 @@ class GammaEmbedding(nn.Module):
 class ResidualBlock(nn.Module):
     """GroupNorm-SiLU-conv twice, with a scale/shift from the pooled γ embedding."""
 
-    def __init__(self, channels_in: int, channels_out: int, cond_width: int, groups: int) -> None:
+    def __init__(
+        self, channels_in: int, channels_out: int, cond_width: int, groups: int, dropout: float = 0.0
+    ) -> None:
         super().__init__()
+        self.dropout = nn.Dropout(dropout)
         self.norm1, self.norm2 = nn.GroupNorm(groups, channels_in), nn.GroupNorm(groups, channels_out)
         self.conv1 = nn.Conv2d(channels_in, channels_out, 3, padding=1)
         self.conv2 = nn.Conv2d(channels_out, channels_out, 3, padding=1)
@@ -66,7 +69,21 @@ class ResidualBlock(nn.Module):
         h = self.conv1(F.silu(self.norm1(x)))
         scale, shift = self.film(cond)[:, :, None, None].chunk(2, dim=1)
         h = self.norm2(h) * (1 + scale) + shift
-        return self.skip(x) + self.conv2(F.silu(h))
+        return self.skip(x) + self.conv2(self.dropout(F.silu(h)))
+
+
+class SelfAttention(nn.Module):
+    """Pre-norm multi-head self-attention over the positions of a feature map, residual."""
+
+    def __init__(self, channels: int, heads: int, groups: int) -> None:
+        super().__init__()
+        self.norm = nn.GroupNorm(groups, channels)
+        self.attention = nn.MultiheadAttention(channels, heads, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.norm(x).flatten(2).transpose(1, 2)
+        out, _ = self.attention(h, h, h, need_weights=False)
+        return x + out.transpose(1, 2).reshape_as(x)
 
 
 class TokenCrossAttention(nn.Module):
@@ -101,6 +118,9 @@ class GammaUNet(nn.Module):
         mixer_hidden: int = 64,
         heads: int = 2,
         groups: int = 4,
+        res_blocks: int = 1,
+        attention_resolutions: tuple[int, ...] = (),
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
         height, width = int(shape[0]), int(shape[1])
@@ -122,21 +142,32 @@ class GammaUNet(nn.Module):
         self.cond = nn.Sequential(nn.Linear(token_dim, token_dim), nn.SiLU())
         self.conv_in = nn.Conv2d(image_channels, widths[0], 3, padding=1)
         positions = [(height // 2**lvl) * (width // 2**lvl) for lvl in range(levels)]
-        self.down = nn.ModuleList()
-        self.down_attn = nn.ModuleList()
+        self.res_blocks = res_blocks
+        attend = {lvl for lvl in range(levels) if height // 2**lvl in tuple(attention_resolutions)}
+        # blocks are numbered level-major (level * res_blocks + j): one block per level keeps the names
+        # of the single-block network, so its checkpoints load
+        self.down, self.down_attn = nn.ModuleList(), nn.ModuleList()
+        self.self_attn = nn.ModuleDict()
         previous = widths[0]
         for lvl, w in enumerate(widths):
-            self.down.append(ResidualBlock(previous, w, token_dim, groups))
+            for j in range(res_blocks):
+                self.down.append(ResidualBlock(previous, w, token_dim, groups, dropout))
+                if lvl in attend:
+                    self.self_attn[f"down{lvl}_{j}"] = SelfAttention(w, heads, groups)
+                previous = w
             self.down_attn.append(TokenCrossAttention(w, tokens, positions[lvl], token_dim, heads, groups))
-            previous = w
-        self.middle = ResidualBlock(previous, previous, token_dim, groups)
-        self.up = nn.ModuleList()
-        self.up_attn = nn.ModuleList()
+        self.middle = ResidualBlock(previous, previous, token_dim, groups, dropout)
+        if levels - 1 in attend:
+            self.self_attn["middle"] = SelfAttention(previous, heads, groups)
+        self.up, self.up_attn = nn.ModuleList(), nn.ModuleList()
         for lvl in reversed(range(levels)):
             w = widths[lvl]
-            self.up.append(ResidualBlock(previous + w, w, token_dim, groups))
+            for j in range(res_blocks):
+                self.up.append(ResidualBlock(previous + (w if j == 0 else 0), w, token_dim, groups, dropout))
+                if lvl in attend:
+                    self.self_attn[f"up{lvl}_{j}"] = SelfAttention(w, heads, groups)
+                previous = w
             self.up_attn.append(TokenCrossAttention(w, tokens, positions[lvl], token_dim, heads, groups))
-            previous = w
         self.norm_out = nn.GroupNorm(groups, previous)
         self.conv_out = nn.Conv2d(previous, image_channels, 3, padding=1)
         nn.init.zeros_(self.conv_out.weight)
@@ -145,7 +176,11 @@ class GammaUNet(nn.Module):
     @classmethod
     def from_config(cls, config: Any, *, image_channels: int, shape: tuple[int, int], labels: torch.Tensor):
         """Build from :class:`~infd_gud.config.NetworkSettings`."""
-        return cls(image_channels, shape, labels, **config.model_dump())
+        settings = config.model_dump(exclude={"input"})
+        return cls(image_channels, shape, labels, **settings)
+
+    def _attend(self, name: str, h: torch.Tensor) -> torch.Tensor:
+        return self.self_attn[name](h) if name in self.self_attn else h
 
     def forward(self, x: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4 or tuple(x.shape[-2:]) != self.shape or x.shape[1] != self.image_channels:
@@ -158,34 +193,40 @@ class GammaUNet(nn.Module):
         tokens = self.embedding(gamma)
         cond = self.cond(tokens.mean(dim=1))
         h = self.conv_in(x)
-        skips = []
-        for lvl, (block, attn) in enumerate(zip(self.down, self.down_attn, strict=True)):
+        skips, levels, blocks = [], len(self.down_attn), self.res_blocks
+        for lvl in range(levels):
             if lvl > 0:
                 h = F.avg_pool2d(h, 2)
-            h = attn(block(h, cond), tokens)
+            for j in range(blocks):
+                h = self._attend(f"down{lvl}_{j}", self.down[lvl * blocks + j](h, cond))
+            h = self.down_attn[lvl](h, tokens)
             skips.append(h)
-        h = self.middle(h, cond)
-        for i, (block, attn) in enumerate(zip(self.up, self.up_attn, strict=True)):
-            skip = skips.pop()
+        h = self._attend("middle", self.middle(h, cond))
+        for i, lvl in enumerate(reversed(range(levels))):
             if i > 0:
                 h = F.interpolate(h, scale_factor=2.0, mode="nearest")
-            h = attn(block(torch.cat([h, skip], dim=1), cond), tokens)
+            h = torch.cat([h, skips.pop()], dim=1)
+            for j in range(blocks):
+                h = self._attend(f"up{lvl}_{j}", self.up[i * blocks + j](h, cond))
+            h = self.up_attn[i](h, tokens)
         return self.conv_out(F.silu(self.norm_out(h)))
 
 
 class StateSpaceModel(nn.Module):
     """The network seen from the diffused state: ``(B, C, D)`` components (or pixel-basis ``(B, C, H, W)``).
 
-    The state is mapped to pixel space with Uᵀ (orthogonal, so unit variance is kept), the network predicts
-    ε there, and the prediction is mapped back with U: inputs and outputs of the network are images.
+    The network's input is the state in image space (GUD App. B): ``image`` maps it back with Uᵀ S
+    (the noisy image less the data mean), ``whitened`` with Uᵀ only (unit variance per component). The
+    network predicts ε laid out as an image, mapped back to components with U.
     States, bases and schedules stay on the CPU; the network runs on its own device (the run's GPU),
     and only its input and output images cross over.
     """
 
-    def __init__(self, network: GammaUNet, basis: Any) -> None:
+    def __init__(self, network: GammaUNet, basis: Any, scale: torch.Tensor | None = None) -> None:
         super().__init__()
         self.network = network
         self.basis = basis
+        self.scale = scale  # S (C or 1, D) for image-space input; None: the whitened state
 
     def _network(self, images: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
         parameter = next(self.network.parameters(), None)
@@ -194,7 +235,11 @@ class StateSpaceModel(nn.Module):
 
     def forward(self, state: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
         if state.dim() == 4:  # already laid out as images (pixel basis, sliding window)
+            if self.scale is not None:
+                state = state * self.scale.to(state).reshape(-1, *state.shape[-2:])
             return self._network(state, gamma)
+        if self.scale is not None:
+            state = state * self.scale.to(state)
         images = self.basis.from_components(state)
         return self.basis.to_components(self._network(images, gamma))
 
@@ -204,6 +249,7 @@ __all__ = [
     "GammaUNet",
     "MixerBlock",
     "ResidualBlock",
+    "SelfAttention",
     "StateSpaceModel",
     "TokenCrossAttention",
 ]

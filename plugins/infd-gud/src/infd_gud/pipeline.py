@@ -26,6 +26,7 @@ from infd_core.preflight import ResourceEstimate
 from infd_core.seeding import seeded_global_rng
 from infd_gud.conditioning import gamma_denoiser
 from infd_gud.config import GudConfig
+from infd_gud.data import GudImages
 from infd_gud.errors import BasisNotFittedError, GudUsageError
 from infd_gud.extension import complete_image, stream_strip, to_uint8
 from infd_gud.likelihood import negative_log_likelihood
@@ -33,7 +34,6 @@ from infd_gud.network import GammaUNet, StateSpaceModel
 from infd_gud.outputs import plot_schedule, write_json, write_png, write_zarr
 from infd_gud.space import ComponentSpace
 from infd_gud.training import EMA, sample_draws, score_matching_loss
-from infd_io import BuiltinPhotos
 from infd_io.export import write_preview
 from infd_io.store_info import is_finished_store
 from infd_samplers import ddim, probability_flow, reverse_sde
@@ -55,6 +55,7 @@ class GudPipeline(Pipeline):
             config.basis, config.prior, config.schedule, (data.resolution, data.resolution), data.channels,
             context.registry,
         )  # fmt: skip
+        self._images: GudImages | None = None
         self.network: GammaUNet | None = None
         self.ema: EMA | None = None
         self.optimizer: torch.optim.Optimizer | None = None
@@ -62,11 +63,11 @@ class GudPipeline(Pipeline):
 
     # -- data and model --------------------------------------------------------------------------------
     def images(self, count: int, seed_offset: int = 0) -> torch.Tensor:
-        """``count`` crops ``(count, C, R, R)`` in [-1, 1]; ``seed_offset`` 1 gives held-out crops."""
-        data = self.config.data
-        photos = BuiltinPhotos(data.resolution, count, data.seed + seed_offset, data.min_crop_fraction,
-                               data.channels)  # fmt: skip
-        return torch.stack([photos[i]["image"] for i in range(count)]).to(torch.float32)
+        """``count`` images ``(count, C, R, R)`` in [-1, 1] of ``data.source``; ``seed_offset`` 1 and 2
+        give held-out ones."""
+        if self._images is None:
+            self._images = GudImages(self.config.data)
+        return self._images.images(count, seed_offset)
 
     def _build_network(self) -> None:
         data = self.config.data
@@ -82,7 +83,11 @@ class GudPipeline(Pipeline):
         """The network seen from the state space (EMA weights by default)."""
         if self.network is None or self.ema is None:
             raise BasisNotFittedError("the GUD model is not trained: run training or load a checkpoint first")
-        return StateSpaceModel(self.ema.module if use_ema else self.network, self.space.basis)
+        return StateSpaceModel(self.ema.module if use_ema else self.network, self.space.basis, self._scale())
+
+    def _scale(self) -> torch.Tensor | None:
+        """S for the network's image-space input (``network.input: image``), None for whitened input."""
+        return self.space.prior.scale if self.config.network.input == "image" else None
 
     # -- training --------------------------------------------------------------------------------------
     def train(self) -> Mapping[str, float]:
@@ -99,7 +104,7 @@ class GudPipeline(Pipeline):
             )
         data = self.images(self.config.data.num_items)
         network = wrap_ddp(self.network, ctx.dist)  # DDP when several ranks: gradients averaged
-        model = StateSpaceModel(network, self.space.basis)  # type: ignore[arg-type]
+        model = StateSpaceModel(network, self.space.basis, self._scale())  # type: ignore[arg-type]
         optimizer = self.optimizer  # restored with the checkpoint when resuming: Adam continues exactly
         state_shape = (self.space.channels, self.space.num_components)
         metrics = {"loss": float("nan")}

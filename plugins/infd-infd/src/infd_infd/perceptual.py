@@ -40,10 +40,13 @@ def small_features(channels: list[int]) -> tuple[nn.Sequential, tuple[int, ...]]
 
 
 def vgg16_features() -> tuple[nn.Sequential, tuple[int, ...]]:
-    """torchvision's VGG16 convolutional part, randomly initialised (weights come from a file)."""
+    """torchvision's VGG16 convolutional part, uninitialised: every weight comes from a file (loaded
+    strictly), so the 138M-parameter network is built without initialising it."""
     from torchvision.models import vgg16
 
-    return vgg16(weights=None).features, _VGG16_TAPS
+    with torch.device("meta"):
+        features = vgg16(weights=None).features
+    return features.to_empty(device="cpu"), _VGG16_TAPS
 
 
 class PerceptualLoss(nn.Module):
@@ -120,13 +123,26 @@ def module_arch(module: PerceptualLoss) -> str:
     return f"perceptual network with taps {list(module.taps)}"
 
 
+PERCEPTUAL_OFF = (
+    "off: loss.perceptual.weights is unset, so the autoencoder trains on L1 + GAN only, without the "
+    "paper's perceptual term (expect blurrier reconstructions); nothing is downloaded: give a local "
+    "safetensors file (README: perceptual weights from local files)"
+)
+
+
+def perceptual_status(config: PerceptualConfig, weight: float) -> str:
+    """Whether the perceptual term is on, in words (for the training log and the checkpoint)."""
+    if config.weights is None:
+        return PERCEPTUAL_OFF
+    if weight == 0:
+        return "off: loss.perceptual_weight is 0"
+    return f"on: {config.arch} weights from {config.weights}, weight {weight}"
+
+
 def build_perceptual(config: PerceptualConfig) -> PerceptualLoss | None:
     """The perceptual loss with weights from ``config.weights``, or ``None`` (with a warning) without."""
     if config.weights is None:
-        logging.warning(
-            "INFD: no perceptual-network weights given (loss.perceptual.weights): the perceptual loss "
-            "is off; nothing is downloaded"
-        )
+        logger.warning("INFD: the perceptual loss is %s", PERCEPTUAL_OFF)
         return None
     features, taps = vgg16_features() if config.arch == "vgg16" else small_features(config.channels)
     module = PerceptualLoss(features, taps)

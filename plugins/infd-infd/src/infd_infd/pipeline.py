@@ -20,7 +20,7 @@ from infd_infd.autoencoder import NeuralFieldAutoencoder
 from infd_infd.config import InfdConfig
 from infd_infd.data import PatchBatches, TrainingBatch
 from infd_infd.losses import build_discriminator
-from infd_infd.perceptual import build_perceptual
+from infd_infd.perceptual import build_perceptual, perceptual_status
 from infd_infd.rendering import conv_impl, render_to_zarr, store_url
 from infd_infd.sampling import sample_latents
 from infd_infd.training import (
@@ -79,6 +79,9 @@ class InfdPipeline(Pipeline):
         metrics: dict[str, float] = {"autoencoder_step": float(self.ae_step)}
         if self.ae_step < cfg.optim.steps:
             self.trainer.perceptual = _to(build_perceptual(cfg.loss.perceptual), self.device)
+            status = perceptual_status(cfg.loss.perceptual, cfg.loss.perceptual_weight)
+            if ctx.dist.is_main and not any("perceptual" in r for r in log.records("notice")):
+                log.append({"stage": "notice", "step": 0, "perceptual": status})  # once per training folder
             metrics |= self._train_autoencoder(data, log)
         self.autoencoder.eval()
         if self.latent_step < cfg.latent.steps:
@@ -321,6 +324,9 @@ class InfdPipeline(Pipeline):
             "latent_step": self.latent_step,
             "step": self.ae_step + self.latent_step,
             "latent_scale": float(self.latent.scale),
+            "perceptual_loss": perceptual_status(
+                self.config.loss.perceptual, self.config.loss.perceptual_weight
+            ),
         }
         for name, optimizer in self._optimizers().items():
             tensors[name], meta[name] = optimizer_state(optimizer, name)
