@@ -259,14 +259,16 @@ def test_torn_last_line_of_train_log_does_not_break_resume(checkpoint, tmp_path)
     config = json.loads((checkpoint / "config.json").read_text())["config"]
     step = json.loads((checkpoint / "config.json").read_text())["meta"]["step"]
     run = tmp_path / "run"
-    run.mkdir()
-    log = run / "train_log.jsonl"
-    log.write_text(f'{{"step": {step - 1}, "loss": 0.5}}\n{{"step": {step}, "loss": 0.4}}\n{{"step": 3, "lo')
     config["output"], config["sample"] = str(run), {"enabled": False}
     config["config"]["data"].update(batch_size=2, num_items=8)
-    config["config"]["optim"].update(steps=step + 1, log_every=1)
+    config["config"]["optim"].update(steps=step, log_every=1)
     (tmp_path / "train.json").write_text(json.dumps(config))
-    result = run_capped("train", str(tmp_path / "train.json"), "--resume", str(checkpoint), cwd=tmp_path)
+    args = ["train", str(tmp_path / "train.json"), "--resume", str(checkpoint)]
+    made = run_capped(*args, cwd=tmp_path)  # the training folder, as a run killed at `step` left it
+    assert made.returncode == 0, made.stderr[-3000:]
+    log = run / "train_log.jsonl"
+    log.write_text(f'{{"step": {step - 1}, "loss": 0.5}}\n{{"step": {step}, "loss": 0.4}}\n{{"step": 3, "lo')
+    result = run_capped(*args, "--set", f"config.optim.steps={step + 1}", cwd=tmp_path)
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-3000:]
     assert "train_log.jsonl: ignoring 1 line" in result.stderr
     assert [json.loads(line)["step"] for line in log.read_text().splitlines()] == [step - 1, step, step + 1]
