@@ -12,12 +12,11 @@ from pathlib import PurePosixPath
 from typing import Any
 
 import numpy as np
-import torch
 from torch.utils.data import Dataset
 
 from infd_core.errors import UsageError
 from infd_core.outputs import filesystem
-from infd_io.transforms import to_grey, to_value_range
+from infd_io.transforms import labelled_item
 
 SIDE = 32
 PIXEL_BYTES = 3 * SIDE * SIDE
@@ -107,11 +106,4 @@ class Cifar10Binary(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} images")
-        image = torch.from_numpy(self.pixels[index].astype(np.float32) / 255.0)
-        if self.channels == 1:
-            image = to_grey(image)
-        return {
-            "image": to_value_range(image, self.value_range),
-            "label": int(self.labels[index]),
-            "index": index,
-        }
+        return labelled_item(self.pixels[index], self.labels[index], index, self.channels, self.value_range)

@@ -13,11 +13,10 @@ import os
 from typing import Any
 
 import numpy as np
-import torch
 from torch.utils.data import Dataset
 
 from infd_core.errors import UsageError
-from infd_io.transforms import to_grey, to_value_range
+from infd_io.transforms import labelled_item
 
 PCAM_CLASSES: tuple[str, ...] = ("normal", "tumour")
 
@@ -114,14 +113,9 @@ class PCamHDF5(Dataset):
             patch = np.asarray(self._x[index])
         except (OSError, ValueError, KeyError) as exc:
             raise UsageError(f"{self.x_path}: patch {index} cannot be read ({exc}); truncated file") from None
-        image = torch.from_numpy(patch.astype(np.float32) / 255.0).permute(2, 0, 1)
-        if self.channels == 1:
-            image = to_grey(image)
-        return {
-            "image": to_value_range(image, self.value_range),
-            "label": int(self.labels[index]),
-            "index": index,
-        }
+        return labelled_item(
+            patch.transpose(2, 0, 1), self.labels[index], index, self.channels, self.value_range
+        )
 
     def close(self) -> None:
         self._file.close()

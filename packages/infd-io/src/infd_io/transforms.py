@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -37,3 +39,14 @@ def from_value_range(image: torch.Tensor, value_range: tuple[float, float]) -> t
     """Inverse of :func:`to_value_range`."""
     low, high = value_range
     return (image - low) / (high - low)
+
+
+def labelled_item(
+    pixels: np.ndarray, label: int, index: int, channels: int, value_range: tuple[float, float]
+) -> dict[str, Any]:
+    """A dataset item from uint8 ``(3, H, W)`` pixels: the image in ``value_range`` (grey when
+    ``channels`` is 1), its label and its index."""
+    image = torch.from_numpy(pixels.astype(np.float32) / 255.0)
+    if channels == 1:
+        image = to_grey(image)
+    return {"image": to_value_range(image, value_range), "label": int(label), "index": index}
