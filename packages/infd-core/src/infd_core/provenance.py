@@ -55,18 +55,14 @@ def checkpoint_digest(url: str) -> str:
 
 def tensors_digest(tensors: Mapping[str, Any]) -> str:
     """``sha256:...`` over named tensors (names, dtypes, shapes and bytes), e.g. a feature map."""
+    import torch  # deferred: infd-core's config commands import no torch
+
     digest = hashlib.sha256()
     for name in sorted(tensors):
         tensor = tensors[name].detach().to("cpu").contiguous()
         digest.update(f"{name}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode())
-        digest.update(tensor.view(-1).view(dtype=_byte_dtype()).numpy().tobytes())
+        digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes())  # any dtype, bfloat16 too
     return "sha256:" + digest.hexdigest()
-
-
-def _byte_dtype() -> Any:
-    import torch
-
-    return torch.uint8
 
 
 def json_ready(value: Any) -> Any:

@@ -24,6 +24,7 @@ _EXPORTS = {
     "export_image": "infd_io.export",
     "preview_path": "infd_io.naming",
     "store_name": "infd_io.naming",
+    "sample_store_url": "infd_io.naming",
     "ImageFolderDataset": "infd_io.image_folder",
     "CoordinateSubsampleDataset": "infd_io.subsample",
     "MultiScalePatchDataset": "infd_io.patches",

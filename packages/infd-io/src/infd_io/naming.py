@@ -23,4 +23,10 @@ def preview_path(url: str) -> str:
     return _stem(url) + ".png"
 
 
-__all__ = ["preview_path", "store_name"]
+def sample_store_url(out: str, index: int) -> str:
+    """Where sample ``index`` goes: ``out`` itself when it names one ``.zarr`` store, else
+    ``out/sample-NNN.ome.zarr``."""
+    return out if out.rstrip("/").endswith(".zarr") else f"{out.rstrip('/')}/sample-{index:03d}.ome.zarr"
+
+
+__all__ = ["preview_path", "sample_store_url", "store_name"]

@@ -31,10 +31,10 @@ from infd_inftydiff import (
     load_image,
     make_batch,
     optimise,
-    sample_store_url,
     to_uint8,
     write_image,
 )
+from infd_io.naming import sample_store_url
 from infd_measures.diffusion import GaussianDiffusion
 from infd_measures.discrete import DiscreteSchedule
 from infd_measures.mollifier import GaussianMollifier

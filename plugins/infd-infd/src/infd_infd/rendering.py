@@ -19,6 +19,7 @@ from torch import nn
 
 from infd_core.distributed import current
 from infd_core.errors import UsageError
+from infd_io.naming import sample_store_url
 from infd_render import TiledRenderer, ZarrSink
 
 logger = logging.getLogger(__name__)
@@ -71,12 +72,10 @@ def check_box(box: Sequence[float], canvas: tuple[int, int], where: str = "box")
 
 
 def store_url(out: str, index: int, count: int) -> str:
-    """``out`` itself for one sample into a ``.zarr`` store, else ``out/sample-NNN.ome.zarr``."""
-    if out.rstrip("/").endswith(".zarr"):
-        if count > 1:
-            raise UsageError(f"{out}: one store holds one image; give a folder to write {count} samples")
-        return out
-    return f"{out.rstrip('/')}/sample-{index:03d}.ome.zarr"
+    """:func:`infd_io.naming.sample_store_url`, refusing ``count`` > 1 samples into one ``.zarr`` store."""
+    if out.rstrip("/").endswith(".zarr") and count > 1:
+        raise UsageError(f"{out}: one store holds one image; give a folder to write {count} samples")
+    return sample_store_url(out, index)
 
 
 def render_to_zarr(

@@ -35,7 +35,6 @@ _EXPORTS = {
     "scaled_mollified_noise": "infd_inftydiff.sampling",
     "to_uint8": "infd_inftydiff.sampling",
     "write_image": "infd_inftydiff.sampling",
-    "sample_store_url": "infd_inftydiff.sampling",
     "finished_outputs": "infd_inftydiff.sampling",
 }
 

@@ -33,11 +33,11 @@ from infd_inftydiff.sampling import (
     finished_outputs,
     load_image,
     sample_images,
-    sample_store_url,
     to_uint8,
     write_image,
 )
 from infd_inftydiff.training import EMA, TrainingLoss, make_batch
+from infd_io.naming import sample_store_url
 from infd_measures.diffusion import GaussianDiffusion
 from infd_measures.discrete import DiscreteSchedule
 from infd_measures.mollifier import GaussianMollifier

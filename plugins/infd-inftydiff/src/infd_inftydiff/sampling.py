@@ -232,11 +232,6 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu().numpy()
 
 
-def sample_store_url(out: str, index: int) -> str:
-    """``out`` itself when it names one ``.zarr`` store, else ``out/sample-NNN.ome.zarr``."""
-    return out if out.rstrip("/").endswith(".zarr") else f"{out.rstrip('/')}/sample-{index:03d}.ome.zarr"
-
-
 def finished_outputs(urls: list[str], provenance: Mapping[str, Any] | None) -> list[str] | None:
     """The stores and previews of ``urls`` when every store is complete and recorded with
     ``provenance`` (a resumed run need not sample them again), else None."""
