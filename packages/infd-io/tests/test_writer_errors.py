@@ -111,3 +111,30 @@ def test_a_creation_that_fails_part_way_leaves_nothing(
     with pytest.raises(OutputError, match="cannot create the store: No space left on device"):
         TiledWriter(str(url), (3, 256, 256), "uint8", chunks=32, tile_size=64)
     assert not url.exists()
+
+
+@pytest.mark.parametrize("cut", ["before the record", "before the record's layout"])
+def test_a_creation_killed_half_way_is_made_afresh_under_its_own_record(tmp_path: Path, cut: str) -> None:
+    """A kill -9 while the store was being created leaves no tile; a rerun with the same provenance
+    recreates it, while one without a record (files of unknown origin) is still refused."""
+    url, provenance = str(tmp_path / "image.zarr"), {"seed": 0}
+    TiledWriter(url, (3, 100, 100), "uint8", chunks=32, tile_size=64, provenance=provenance)
+    record = tmp_path / "image.zarr" / zarr_store.RECORD_GROUP
+    if cut == "before the record":
+        import shutil
+
+        shutil.rmtree(record)
+    else:  # the record's arrays were made, its layout attribute (the commit) was not
+        import json
+
+        meta = json.loads((record / "zarr.json").read_text())
+        meta["attributes"] = {}
+        (record / "zarr.json").write_text(json.dumps(meta))
+    with pytest.raises(OutputError, match="no infd tile record"):
+        TiledWriter(url, (3, 100, 100), "uint8", chunks=32, tile_size=64)  # no provenance: refused
+    writer = TiledWriter(url, (3, 100, 100), "uint8", chunks=32, tile_size=64, provenance=provenance)
+    assert not writer.resumed and writer.pending_tiles() == writer.tiles()
+    image = pattern((0, 100), (0, 100))
+    writer.write_array(image)
+    writer.finalize()
+    np.testing.assert_array_equal(zarr_store.open_image_store(url).levels[0][:], image)

@@ -83,9 +83,9 @@ def _create_level_array(group: Any, level: int, layout: StoreLayout) -> Any:
 
 
 def _create_record(group: Any, layout: StoreLayout) -> list[Any]:
-    record_group = group.create_group(
-        RECORD_GROUP, attributes={"infd_io": {"format": RECORD_FORMAT, "layout": layout.to_json()}}
-    )
+    """The completion record; its layout attribute is written last, so a store whose creation was cut
+    short (a kill -9) never looks finished."""
+    record_group = group.create_group(RECORD_GROUP)
     arrays = []
     for level in range(layout.levels):
         options: dict[str, Any] = {
@@ -100,6 +100,7 @@ def _create_record(group: Any, layout: StoreLayout) -> list[Any]:
         else:
             options["chunk_key_encoding"] = {"name": "v2", "separator": "/"}
         arrays.append(record_group.create_array(str(level), **options))
+    record_group.attrs.update({"infd_io": {"format": RECORD_FORMAT, "layout": layout.to_json()}})
     return arrays
 
 
@@ -215,10 +216,24 @@ def open_or_create_store(
         raise OutputError(f"{url}: cannot be read: {exc.strerror or exc}") from None
     if provenance is not None and existing:  # refused here when another run's settings made it
         check_record(url, provenance, overwrite=overwrite, what="an image")
+        if not overwrite and not _creation_finished(url):
+            # a run with these very settings was killed while creating the store, before any tile:
+            # nothing of value is there, so it is made afresh (its record and lock stay)
+            _remove(fs, path, keep_root=True)
+            existing = False
     store, resumed = _open_or_create(url, layout, attributes, overwrite, existing)
     if provenance is not None and not resumed:
         write_record(url, provenance, kind="image")
     return store, resumed
+
+
+def _creation_finished(url: str) -> bool:
+    """Whether the store's creation got as far as its completion record (the last thing written)."""
+    try:
+        group = zarr.open_group(zarr_store(url, read_only=True), mode="r")
+        return read_record_layout(group) is not None
+    except (FileNotFoundError, zarr.errors.GroupNotFoundError, KeyError, ValueError):
+        return False
 
 
 def _open_or_create(
