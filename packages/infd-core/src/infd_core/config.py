@@ -33,7 +33,7 @@ from pydantic import (
 
 from infd_core.config_files import apply_overrides, format_location, load_config_file
 from infd_core.devices import validate_device_name
-from infd_core.errors import ConfigError, DeviceError
+from infd_core.errors import ConfigError, DeviceError, UsageError
 from infd_core.registry import Registry
 
 
@@ -47,6 +47,26 @@ def _not_nan(value: float) -> float:
 #: diffusion): StrictModel refuses infinite floats unless a field is declared with this type; NaN stays
 #: an error.
 FloatOrInfinity = Annotated[float, Field(allow_inf_nan=True), AfterValidator(_not_nan)]
+
+
+def _memory_budget(value: str | int) -> str | int:
+    from infd_core.preflight import parse_bytes
+
+    if value != "auto":
+        try:
+            parse_bytes(value)
+        except UsageError as exc:
+            raise ValueError(str(exc)) from None
+    return value
+
+
+#: Memory a computation may use: ``auto`` (from the machine) or a size (``1536``, ``512MiB``, ``1.5GiB``);
+#: :func:`infd_core.preflight.resolve_memory_budget` turns it into bytes.
+MemoryBudget = Annotated[
+    str | int,
+    Field(description="memory the sampler may use: auto (from the machine) or a size such as 1.5GiB"),
+    AfterValidator(_memory_budget),
+]
 
 
 class StrictModel(BaseModel):

@@ -8,7 +8,8 @@ CPU tensors. Without a generator they draw from torch's global generator on ``de
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -54,4 +55,35 @@ def randint(
     return _draw(torch.randint, generator, device, low=low, high=high, size=tuple(shape))
 
 
-__all__ = ["rand", "randint", "randn"]
+def randn_rows(
+    shape: Sequence[int], generator: torch.Generator, rows: int
+) -> Iterator[tuple[int, int, torch.Tensor]]:
+    """``randn(shape, generator)`` of ``shape = (..., H, W)`` in bands of about ``rows`` rows.
+
+    Yields ``(plane, top, band [r, W])``: planes count the leading axes flattened. The bands together are
+    the same numbers as one draw of the whole shape (CPU generators fill normals in blocks of 16, so each
+    band but the last holds a multiple of 16 values and the last at least 16), while memory holds one band.
+    """
+    if generator.device.type != "cpu":
+        raise ValueError("banded draws equal whole draws only for CPU generators")
+    *lead, height, width = (int(s) for s in shape)
+    total = math.prod(lead) * height * width
+    step = 16 // math.gcd(width, 16)  # rows whose values make a multiple of 16
+    rows = max(step, rows // step * step)
+    start = 0
+    while start < total:
+        count = min(rows * width, total - start)
+        if 0 < total - start - count < 16:  # a short tail would be drawn differently: take it now
+            count = total - start
+        flat = torch.randn(count, generator=generator)
+        offset = 0
+        while offset < count:  # split at plane boundaries
+            row = (start + offset) // width
+            plane, top = divmod(row, height)
+            take = min((height - top) * width, count - offset)
+            yield plane, top, flat[offset : offset + take].view(-1, width)
+            offset += take
+        start += count
+
+
+__all__ = ["rand", "randint", "randn", "randn_rows"]

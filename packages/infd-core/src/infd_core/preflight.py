@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -57,6 +58,41 @@ def available_memory(device: str = "cpu") -> int | None:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return None
+
+
+_UNITS = {"": 1, "b": 1, "k": 2**10, "kib": 2**10, "kb": 10**3, "m": 2**20, "mib": 2**20, "mb": 10**6,
+          "g": 2**30, "gib": 2**30, "gb": 10**9, "t": 2**40, "tib": 2**40, "tb": 10**12}  # fmt: skip
+_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*$")
+#: the most an "auto" memory budget takes on a CPU (sampling streams tiles through disk beyond it)
+AUTO_CPU_BUDGET = 3 * 2**29
+
+
+def parse_bytes(value: str | int) -> int:
+    """Bytes from ``1536``, ``"512MiB"``, ``"1.5 GiB"``, ``"2GB"`` (binary and decimal units)."""
+    if isinstance(value, bool):
+        raise UsageError(f"not a size in bytes: {value!r}")
+    if isinstance(value, int):
+        count = value
+    else:
+        match = _SIZE.match(str(value))
+        unit = match.group(2).lower() if match else None
+        if match is None or unit not in _UNITS:
+            raise UsageError(f"not a size in bytes: {value!r} (e.g. 1536, 512MiB, 1.5GiB)")
+        count = int(float(match.group(1)) * _UNITS[unit])
+    if count <= 0:
+        raise UsageError(f"a size in bytes must be positive, got {value!r}")
+    return count
+
+
+def resolve_memory_budget(setting: str | int, device: str = "cpu") -> int:
+    """A memory budget in bytes: ``auto`` is half of what a GPU has free, or on a CPU a quarter of the
+    available memory up to 1.5 GiB; anything else is :func:`parse_bytes`."""
+    if setting != "auto":
+        return parse_bytes(setting)
+    available = available_memory(device)
+    if device.startswith("cuda"):
+        return max(available // 2, 2**28) if available else 2**32
+    return min(AUTO_CPU_BUDGET, max(available // 4, 2**28)) if available else AUTO_CPU_BUDGET
 
 
 def free_disk(out: str) -> tuple[int, str] | None:

@@ -167,12 +167,26 @@ class GaussianMollifier:
 
     def wiener_inverse(self, values: torch.Tensor, epsilon: float = 1e-3) -> torch.Tensor:
         """Approximate T⁻¹: the Wiener filter g/(g² + ε²) with inverse-SNR ``epsilon`` (∞-Diff §3.2)."""
-        epsilon = check_positive("epsilon", epsilon, allow_zero=True)
         shape = self._spatial_shape(values)
-        multipliers = [self.multiplier(n) for n in shape]
+        return self._fourier_filter(
+            values, [self.multiplier(n) for n in shape], self.wiener_response(epsilon)
+        )
+
+    def wiener_response(self, epsilon: float) -> Any:
+        """The Wiener filter's multiplier as a function of T's: g/(g² + ε²) (1/g for ε = 0)."""
+        epsilon = check_positive("epsilon", epsilon, allow_zero=True)
         if epsilon == 0.0:
-            return self._fourier_filter(values, multipliers, lambda g: 1.0 / g)
-        return self._fourier_filter(values, multipliers, lambda g: g / (g**2 + epsilon**2))
+            return lambda g: 1.0 / g
+        return lambda g: g / (g**2 + epsilon**2)
+
+    def filter_streamed(
+        self, source: Any, target: Any, response: Any, allocate: Any, memory_budget: int, **kw: Any
+    ) -> None:
+        """A Fourier filter of T (``response(g)``; ``lambda g: g`` is T itself) on ``[B, C, H, W]`` arrays
+        out of core, band by band (:func:`infd_measures.streamed_filter.fourier_filter_streamed`)."""
+        from infd_measures.streamed_filter import fourier_filter_streamed
+
+        fourier_filter_streamed(self, source, target, response, allocate, memory_budget, **kw)
 
     def matrix(self, shape: Sequence[int]) -> torch.Tensor:
         """Dense T ``(N, N)`` on a grid of ``shape`` (N = prod(shape)), row-major; for small grids."""

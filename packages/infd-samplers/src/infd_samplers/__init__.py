@@ -39,6 +39,7 @@ _EXPORTS = {
     "reconstruction_guidance": "infd_samplers.guidance",
     "ddpm": "infd_samplers.ancestral",
     "ddim": "infd_samplers.ancestral",
+    "ddim_transition": "infd_samplers.ancestral",
     "ddim_invert": "infd_samplers.ancestral",
     "probability_flow": "infd_samplers.ode",
     "probability_flow_encode": "infd_samplers.ode",

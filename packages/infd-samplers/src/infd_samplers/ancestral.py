@@ -104,6 +104,18 @@ def ddpm(
     return x
 
 
+def ddim_transition(
+    view: ScheduleView, t: TimeValue, s: TimeValue, x0: torch.Tensor, eps: torch.Tensor, eta: float = 0.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One DDIM step t → s from the estimates x̂₀ and ε̂: the deterministic part α_s x̂₀ + √(σ_s² − s²) ε̂
+    and the standard deviation s = η √β̃ of its fresh noise (in the state's dtype). Elementwise, so a
+    state streamed tile by tile takes the same step as a whole one."""
+    c = transition_coefficients(view, t, s)
+    spread = eta**2 * c["beta_tilde"]
+    direction = (c["sigma_s"] ** 2 - spread).clamp_min(0.0).sqrt()
+    return view.cast(c["alpha_s"]) * x0 + view.cast(direction) * eps, view.cast(spread.sqrt())
+
+
 def ddim(
     denoiser: Denoiser | Model,
     x: torch.Tensor,
@@ -138,14 +150,10 @@ def ddim(
     total = len(grid) - 1
     for index, (t, s) in enumerate(itertools.pairwise(grid)):
         x_in, prediction = evaluate(run, x, t, index, grad=run.needs_grad)
-        c = transition_coefficients(run.view, t, s)
-        cast = run.view.cast
-        spread = eta**2 * c["beta_tilde"]
-        direction = (c["sigma_s"] ** 2 - spread).clamp_min(0.0).sqrt()
-        x_next = cast(c["alpha_s"]) * prediction.x0.detach() + cast(direction) * prediction.eps.detach()
+        x_next, spread = ddim_transition(run.view, t, s, prediction.x0.detach(), prediction.eps.detach(), eta)
         if eta > 0 and s != 0:
             assert generator is not None
-            x_next = x_next + cast(spread.sqrt()) * draw(run.noise, x, generator)
+            x_next = x_next + spread * draw(run.noise, x, generator)
         x = finish_step(
             run, index=index, total=total, t=t, t_next=s, x_in=x_in, prediction=prediction, x_next=x_next
         )
@@ -196,4 +204,4 @@ def ddim_invert(
     return x
 
 
-__all__ = ["VARIANCES", "ddim", "ddim_invert", "ddpm", "transition_coefficients"]
+__all__ = ["VARIANCES", "ddim", "ddim_invert", "ddim_transition", "ddpm", "transition_coefficients"]

@@ -9,6 +9,8 @@ A model written against a :class:`PointEvaluator` runs unchanged on a random sub
   the tile's own outputs (exact for local operators whose radius is at most the halo, e.g. one
   depthwise convolution); ``neighbourhood`` is a :class:`~infd_sparse.neighbours.NeighbourMap` or a
   :class:`~infd_sparse.dense.DenseWindow`, which :class:`~infd_sparse.layers.SparseDepthwiseConv` accepts;
+  ``channelwise=True`` promises that output channel c depends on input channel c only and that ``fn``
+  takes ``channels=slice`` (the channels it is given), so an evaluator may run it on a few at a time;
 * ``reduce(fn, *inputs)``: the sum over chunks of ``fn(*rows, points)`` (global reductions: splatting
   onto an inner grid, key/value sums of linear attention), which the next stage applies to every chunk.
 
@@ -40,7 +42,9 @@ class PointEvaluator(Protocol):
 
     def pointwise(self, fn: Callable[..., torch.Tensor], *inputs: torch.Tensor) -> torch.Tensor: ...
 
-    def local(self, fn: Callable[..., torch.Tensor], *inputs: torch.Tensor) -> torch.Tensor: ...
+    def local(
+        self, fn: Callable[..., torch.Tensor], *inputs: torch.Tensor, channelwise: bool = False
+    ) -> torch.Tensor: ...
 
     def reduce(self, fn: Callable[..., Any], *inputs: torch.Tensor) -> Any: ...
 
@@ -56,7 +60,9 @@ class WholeSet:
     def pointwise(self, fn: Callable[..., torch.Tensor], *inputs: torch.Tensor) -> torch.Tensor:
         return fn(*inputs, self.points)
 
-    def local(self, fn: Callable[..., torch.Tensor], *inputs: torch.Tensor) -> torch.Tensor:
+    def local(
+        self, fn: Callable[..., torch.Tensor], *inputs: torch.Tensor, channelwise: bool = False
+    ) -> torch.Tensor:
         return fn(*inputs, self.points, self.neighbours)
 
     def reduce(self, fn: Callable[..., Any], *inputs: torch.Tensor) -> Any:
@@ -154,7 +160,9 @@ class GridTiles:
         assert out is not None
         return out
 
-    def local(self, fn: Callable[..., torch.Tensor], *inputs: torch.Tensor) -> torch.Tensor:
+    def local(
+        self, fn: Callable[..., torch.Tensor], *inputs: torch.Tensor, channelwise: bool = False
+    ) -> torch.Tensor:
         out = None
         for rect in self.tiles():
             grown = self.extended(rect)

@@ -36,17 +36,24 @@ class SparseDepthwiseConv(torch.nn.Module):
         self.weight = torch.nn.Parameter(torch.empty(c, k, k).uniform_(-bound, bound))
         self.bias = torch.nn.Parameter(torch.zeros(c)) if self.config.bias else None
 
-    def kernel_for(self, scale: float = 1.0) -> torch.Tensor:
-        """The kernel, resized for ``scale`` × the training resolution."""
-        return self.weight if scale == 1.0 else resize_kernel(self.weight, scale)
+    def kernel_for(self, scale: float = 1.0, channels: slice = slice(None)) -> torch.Tensor:
+        """The kernel of ``channels``, resized for ``scale`` × the training resolution."""
+        weight = self.weight[channels]
+        return weight if scale == 1.0 else resize_kernel(weight, scale)
 
     def forward(
-        self, values: torch.Tensor, neighbours: NeighbourMap | DenseWindow, scale: float = 1.0
+        self,
+        values: torch.Tensor,
+        neighbours: NeighbourMap | DenseWindow,
+        scale: float = 1.0,
+        channels: slice = slice(None),
     ) -> torch.Tensor:
-        """``values [N, C]`` over a neighbour map (any point set) or a dense window (every pixel)."""
-        kernel = self.kernel_for(scale)
+        """``values [N, C]`` over a neighbour map (any point set) or a dense window (every pixel).
+
+        ``channels``: the layer's channels that ``values`` holds (all by default); the convolution is
+        depthwise, so any subset gives those channels' outputs."""
+        kernel = self.kernel_for(scale, channels)
+        bias = self.bias[channels] if self.bias is not None else None
         if isinstance(neighbours, DenseWindow):
-            return dense_depthwise_conv_points(values, neighbours, kernel, self.bias, self.config.normalise)
-        return depthwise_conv(
-            values, neighbours, kernel, self.bias, self.config.normalise, self.config.backend
-        )
+            return dense_depthwise_conv_points(values, neighbours, kernel, bias, self.config.normalise)
+        return depthwise_conv(values, neighbours, kernel, bias, self.config.normalise, self.config.backend)

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from infd_core.config import StrictModel
+from infd_core.config import MemoryBudget, StrictModel
 from infd_infbrush.model_config import PRESETS, BrushDenoiserConfig
 from infd_inftydiff import DiffusionConfig, OptimConfig, merge_model_preset
 from infd_inftydiff.presets import INFBRUSH_PAPER, apply_sections
@@ -88,6 +88,7 @@ class BrushSamplingConfig(StrictModel):
         ge=1024,
         description="pixels per tile of the full-grid evaluation (all images of a batch together)",
     )
+    memory_budget: MemoryBudget = "auto"
     classes: list[int] | None = Field(
         None, description="class of each sample (cycled); default: i mod classes"
     )

@@ -10,8 +10,6 @@ import torch
 
 from infd_core.checkpoints import Checkpoint, optimizer_state, restore_optimizer
 from infd_core.ddp import MicroBatch, wrap_ddp
-from infd_core.distributed import gather_lists
-from infd_core.errors import UsageError
 from infd_core.pipeline import Pipeline, RunContext
 from infd_core.preflight import ResourceEstimate
 from infd_core.seeding import seeded_global_rng
@@ -21,20 +19,17 @@ from infd_infbrush.data import ClassBatches, class_vectors, reference_images
 from infd_infbrush.denoiser import InfBrushDenoiser
 from infd_infbrush.embeddings import EmbeddingBatches, EmbeddingTable, read_table
 from infd_infbrush.errors import ConditionError
-from infd_infbrush.sampling import check_guidance_scale, sample_images
+from infd_infbrush.sampling import GuidedGridDenoiser, check_guidance_scale, sample_images
 from infd_infbrush.training import BrushTrainingLoss, condition_drops, eq14_weights
 from infd_inftydiff import (
     EMA,
     check_size,
-    estimate_resources,
-    finished_outputs,
     load_image,
     make_batch,
     optimise,
-    to_uint8,
-    write_image,
 )
-from infd_io.naming import sample_store_url
+from infd_inftydiff.sample_batches import batches_estimate, plan_batches, sample_batches
+from infd_inftydiff.streamed_sampling import StreamedRun, sample_streamed
 from infd_measures.diffusion import GaussianDiffusion
 from infd_measures.discrete import DiscreteSchedule
 from infd_measures.mollifier import GaussianMollifier
@@ -137,35 +132,33 @@ class InfBrushPipeline(Pipeline):
         size = check_size(ctx.run.sample.size, self.config.data.resolution)
         guidance = check_guidance_scale(cfg.guidance_scale)
         count = ctx.run.sample.num_samples
-        single_store = out.rstrip("/").endswith(".zarr")
-        if single_store and count > 1:
-            raise UsageError(f"{out}: one store holds one image; give a folder to write {count} samples")
         model = self.sampling_model()
         conditions = self.sample_conditions(count)  # checked before anything is written
-        written: list[str] = []
-        starts = list(range(0, count, cfg.batch_size))
-        for start in starts[ctx.dist.rank :: ctx.dist.world_size]:  # ranks take disjoint batches
-            indices = list(range(start, min(count, start + cfg.batch_size)))
-            urls = [sample_store_url(out, i) for i in indices]
-            kept = finished_outputs(urls, ctx.provenance)  # a resumed run keeps whole finished batches
-            if kept is not None:
-                written += kept
-                continue
-            generators = [ctx.generator("sample", i, device="cpu") for i in indices]
+        plan = plan_batches(self.config.model, cfg, size, count, str(self.device))
+
+        def tokens(indices: list[int]) -> Any:
             with torch.no_grad():
-                tokens = model.condition_tokens(conditions[indices[0] : indices[-1] + 1].to(self.device))
-            images = sample_images(
-                model, self.schedule, self.mollifier, size, generators, tokens,
+                return model.condition_tokens(conditions[indices[0] : indices[-1] + 1].to(self.device))
+
+        def in_memory(indices: list[int], generators: list[torch.Generator]) -> torch.Tensor:
+            return sample_images(
+                model, self.schedule, self.mollifier, size, generators, tokens(indices),
                 steps=cfg.steps, guidance_scale=guidance, eta=cfg.eta,
                 wiener_epsilon=self.config.diffusion.wiener_epsilon, chunk_points=cfg.chunk_points,
                 callback=self._progress(f"sample {indices[0] + 1}-{indices[-1] + 1}/{count}"),
                 device=self.device,
             )  # fmt: skip
-            for url, image in zip(urls, to_uint8(images), strict=True):
-                written += write_image(
-                    image, url, cfg.chunk, ctx.report_tile_written, ctx.dist.rank, ctx.provenance
-                )
-        return sorted(gather_lists(written))
+
+        def streamed(indices: list[int], generators: list[torch.Generator], run: StreamedRun) -> Any:
+            guided = GuidedGridDenoiser(model, self.schedule, tokens(indices), guidance, cfg.chunk_points)
+            run.device = self.device
+            return sample_streamed(
+                model, lambda ev, values, time: guided.noise_field(ev, values, time, size),
+                self.schedule, self.mollifier, size, generators, steps=cfg.steps, run=run,
+                wiener_epsilon=self.config.diffusion.wiener_epsilon,
+            )  # fmt: skip
+
+        return sample_batches(ctx, out, plan, in_memory, streamed)
 
     def sample_conditions(self, count: int) -> torch.Tensor:
         """The condition of each sample: class vectors, an explicit vector, or reference images."""
@@ -199,9 +192,7 @@ class InfBrushPipeline(Pipeline):
     def resource_estimate(self, out: str) -> ResourceEstimate:
         cfg, sample = self.config.sampling, self.context.run.sample
         size = check_size(sample.size, self.config.data.resolution)
-        return estimate_resources(
-            self.config.model, size, cfg.batch_size, sample.num_samples, cfg.chunk_points
-        )
+        return batches_estimate(self.config.model, cfg, size, sample.num_samples, str(self.device))
 
     def sampling_model(self) -> InfBrushDenoiser:
         """The model with EMA weights (``sampling.use_ema``) in eval mode."""

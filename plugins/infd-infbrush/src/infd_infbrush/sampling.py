@@ -12,6 +12,7 @@ Guidance: ε = ε_uncond + w (ε_cond − ε_uncond), the unconditional branch u
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 
@@ -19,9 +20,11 @@ from infd_infbrush.attention import TokenSet
 from infd_infbrush.denoiser import InfBrushDenoiser
 from infd_infbrush.errors import GuidanceError
 from infd_inftydiff import mollified_ddim
+from infd_inftydiff.sampling import x0_from_noise
 from infd_measures.discrete import DiscreteSchedule
 from infd_measures.mollifier import GaussianMollifier
 from infd_samplers.progress import StepCallback
+from infd_sparse import PointEvaluator
 
 
 def check_guidance_scale(scale: float) -> float:
@@ -61,25 +64,24 @@ class GuidedGridDenoiser:
         b, c, h, w = x.shape
         tiles = self.model.grid_tiles(b, (h, w), self.chunk_points, x.device)
         values = x.permute(0, 2, 3, 1).reshape(-1, c)
-        time = t.to(torch.float32) / self.schedule.num_steps
-
-        def run(tokens: TokenSet) -> torch.Tensor:
-            return self.model.evaluate(tiles, values, time, tokens, (h, w))
-
-        if self.scale == 1.0:
-            eps = run(self.tokens)
-        elif self.scale == 0.0:
-            eps = run(self.null)
-        else:
-            uncond = run(self.null)
-            eps = uncond + self.scale * (run(self.tokens) - uncond)
+        eps = self.noise_field(tiles, values, t.to(torch.float32) / self.schedule.num_steps, (h, w))
         return eps.reshape(b, h, w, c).permute(0, 3, 1, 2)
 
+    def noise_field(self, ev: PointEvaluator, values: Any, time: torch.Tensor, grid: tuple[int, int]) -> Any:
+        """ε_uncond + w (ε_cond − ε_uncond) over the evaluator's points (a tensor, or a streamed field)."""
+
+        def run(tokens: TokenSet) -> Any:
+            return self.model.evaluate(ev, values, time, tokens, grid)
+
+        if self.scale == 1.0:
+            return run(self.tokens)
+        if self.scale == 0.0:
+            return run(self.null)
+        uncond, cond = run(self.null), run(self.tokens)
+        return ev.pointwise(lambda u, e, p: u + self.scale * (e - u), uncond, cond)
+
     def __call__(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        noise = self.noise(x, t)
-        alpha = self.schedule.alpha(t.cpu()).to(x).reshape(-1, 1, 1, 1)
-        sigma = self.schedule.sigma(t.cpu()).to(x).reshape(-1, 1, 1, 1)
-        return ((x - sigma * noise) / alpha).clamp(-1.0, 1.0)
+        return x0_from_noise(self.schedule, x, self.noise(x, t), t)
 
 
 def sample_images(

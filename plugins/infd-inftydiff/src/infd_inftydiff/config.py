@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from infd_core.config import StrictModel
+from infd_core.config import MemoryBudget, StrictModel
 from infd_inftydiff.model_config import PRESETS, DenoiserConfig
 from infd_inftydiff.presets import INFTYDIFF_PAPER, apply_sections
 
@@ -88,6 +88,7 @@ class SamplingConfig(StrictModel):
     chunk_points: int = Field(
         1 << 20, ge=1024, description="pixels per tile of the full-grid evaluation (all images of a batch)"
     )
+    memory_budget: MemoryBudget = "auto"
     inpaint: InpaintConfig | None = None
     superres: SuperResolutionConfig | None = None
 

@@ -26,18 +26,20 @@ from infd_inftydiff.guidance import (
 )
 from infd_inftydiff.latent_model import build_latent_model, latent_loss, latent_schedule, sample_latents
 from infd_inftydiff.optimisation import optimise
+from infd_inftydiff.sample_batches import batches_estimate, plan_batches, sample_batches
 from infd_inftydiff.sampling import (
     StartImage,
     check_size,
-    estimate_resources,
-    finished_outputs,
     load_image,
     sample_images,
     to_uint8,
     write_image,
 )
+from infd_inftydiff.streamed_sampling import (
+    StreamedRun,
+    sample_streamed,
+)
 from infd_inftydiff.training import EMA, TrainingLoss, make_batch
-from infd_io.naming import sample_store_url
 from infd_measures.diffusion import GaussianDiffusion
 from infd_measures.discrete import DiscreteSchedule
 from infd_measures.mollifier import GaussianMollifier
@@ -140,44 +142,38 @@ class InftyDiffPipeline(Pipeline):
         latent, guidance, start_image = None, None, None
         if cfg.superres is not None:
             latent, guidance, start_image = self._super_resolution(model, cfg.superres, size)
-        count = run.sample.num_samples
-        single_store = out.rstrip("/").endswith(".zarr")
-        if single_store and count > 1:
-            raise UsageError(f"{out}: one store holds one image; give a folder to write {count} samples")
-        written: list[str] = []
-        starts = list(range(0, count, cfg.batch_size))
-        for start in starts[ctx.dist.rank :: ctx.dist.world_size]:  # ranks take disjoint batches
-            indices = list(range(start, min(count, start + cfg.batch_size)))
-            urls = [sample_store_url(out, i) for i in indices]
-            kept = finished_outputs(urls, ctx.provenance)  # a resumed run keeps whole finished batches
-            if kept is not None:
-                written += kept
-                continue
-            generators = [ctx.generator("sample", i, device="cpu") for i in indices]
-            batch_latent = (
-                latent.expand(len(indices), -1) if latent is not None else self._latents(model, indices)
-            )
-            images = sample_images(
+        plan = plan_batches(self.config.model, cfg, size, run.sample.num_samples, str(self.device))
+
+        def in_memory(indices: list[int], generators: list[torch.Generator]) -> torch.Tensor:
+            return sample_images(
                 model, self.schedule, self.mollifier, size, generators,
                 steps=cfg.steps, eta=cfg.eta, wiener_epsilon=self.config.diffusion.wiener_epsilon,
-                callback=self._progress(f"sample {indices[0] + 1}-{indices[-1] + 1}/{count}"),
-                latent=batch_latent, device=self.device, tile_points=cfg.chunk_points,
-                guidance=guidance, start=start_image,
+                callback=self._progress(f"sample {indices[0] + 1}-{indices[-1] + 1}/{plan.count}"),
+                latent=self._batch_latent(model, latent, indices), device=self.device,
+                tile_points=cfg.chunk_points, guidance=guidance, start=start_image,
             )  # fmt: skip
-            for url, image in zip(urls, to_uint8(images), strict=True):
-                written += write_image(
-                    image, url, cfg.chunk, ctx.report_tile_written, ctx.dist.rank, ctx.provenance
-                )
-        return sorted(gather_lists(written))
+
+        def streamed(indices: list[int], generators: list[torch.Generator], run: StreamedRun) -> Any:
+            batch_latent = self._batch_latent(model, latent, indices)
+            run.device = self.device
+            return sample_streamed(
+                model, lambda ev, values, time: model.evaluate(ev, values, time, size, batch_latent),
+                self.schedule, self.mollifier, size, generators, steps=cfg.steps, run=run,
+                wiener_epsilon=self.config.diffusion.wiener_epsilon,
+            )  # fmt: skip
+
+        return sample_batches(ctx, out, plan, in_memory, streamed)
+
+    def _batch_latent(self, model: InftyDiffDenoiser, latent: torch.Tensor | None, indices: list[int]) -> Any:
+        """The latents of a batch: the super-resolution input's, or drawn from the latent model."""
+        return latent.expand(len(indices), -1) if latent is not None else self._latents(model, indices)
 
     def resource_estimate(self, out: str) -> ResourceEstimate:
         cfg, sample = self.config.sampling, self.context.run.sample
         if cfg.inpaint is not None:  # the image's size is only known once it is read
             return ResourceEstimate(0, 0, "inpainting")
         size = check_size(sample.size, self.config.data.resolution)
-        return estimate_resources(
-            self.config.model, size, cfg.batch_size, sample.num_samples, cfg.chunk_points
-        )
+        return batches_estimate(self.config.model, cfg, size, sample.num_samples, str(self.device))
 
     def sampling_model(self) -> InftyDiffDenoiser:
         """The model with EMA weights (``sampling.use_ema``) in eval mode."""

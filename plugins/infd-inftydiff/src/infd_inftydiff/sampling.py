@@ -30,6 +30,15 @@ from infd_sparse.evaluation import DEFAULT_TILE_POINTS
 logger = logging.getLogger(__name__)
 
 
+def x0_from_noise(
+    schedule: DiscreteSchedule, x: torch.Tensor, noise: torch.Tensor, t: torch.Tensor
+) -> torch.Tensor:
+    """x̂₀ = (x_t − σ_t Tξ̂)/α_t clipped to [−1, 1] (``t``: the step of each sample, ``[B]``)."""
+    alpha = schedule.alpha(t.cpu()).to(x).reshape(-1, 1, 1, 1)
+    sigma = schedule.sigma(t.cpu()).to(x).reshape(-1, 1, 1, 1)
+    return ((x - sigma * noise) / alpha).clamp(-1.0, 1.0)
+
+
 class GridDenoiser:
     """The point-based model as an x₀-denoiser of grid states ``[B, C, H, W]`` (every pixel a point).
 
@@ -59,14 +68,16 @@ class GridDenoiser:
         values = x.permute(0, 2, 3, 1).reshape(-1, c)
         time = t.to(torch.float32) / self.schedule.num_steps
         noise = self.model.evaluate(tiles, values, time, (h, w), self.latent)
-        noise = noise.reshape(b, h, w, c).permute(0, 3, 1, 2)
-        alpha = self.schedule.alpha(t.cpu()).to(x).reshape(-1, 1, 1, 1)
-        sigma = self.schedule.sigma(t.cpu()).to(x).reshape(-1, 1, 1, 1)
-        return ((x - sigma * noise) / alpha).clamp(-1.0, 1.0)
+        return x0_from_noise(self.schedule, x, noise.reshape(b, h, w, c).permute(0, 3, 1, 2), t)
 
 
 def estimate_resources(
-    model: Any, size: tuple[int, int], batch_size: int, num_samples: int, tile_points: int
+    model: Any,
+    size: tuple[int, int],
+    batch_size: int,
+    num_samples: int,
+    tile_points: int,
+    streamed_budget: int | None = None,
 ) -> ResourceEstimate:
     """Peak memory and disk of sampling ``num_samples`` images of ``size`` in batches of ``batch_size``.
 
@@ -74,7 +85,8 @@ def estimate_resources(
     its temporaries (~10 copies of ``[B, C, H, W]``), a few sparse-level feature maps ``[N, c]``, one
     tile with its halo and its MLP activations, the Wiener inverse's float64 planes of the symmetrically
     extended image, and a fixed 600 MiB for the interpreter, torch and the model. Disk: uint8 OME-Zarr
-    level 0 plus its pyramid (≤ 1/3 more), uncompressed.
+    level 0 plus its pyramid (≤ 1/3 more), uncompressed. Out of core (``streamed_budget``), the memory
+    is that budget and the disk holds one batch's state besides.
     """
     height, width = size
     pixels = height * width
@@ -89,6 +101,11 @@ def estimate_resources(
     memory = 600 * 2**20 + state + max(evaluation, wiener)
     disk = num_samples * channels * pixels * 4 // 3
     what = f"{num_samples} image{'s' * (num_samples > 1)} of {channels}×{height}×{width}"
+    if streamed_budget is not None:
+        from infd_inftydiff.streamed_sampling import scratch_bytes
+
+        disk += scratch_bytes(model, size, batch)
+        return ResourceEstimate(streamed_budget, disk, what + " (out of core)")
     return ResourceEstimate(memory, disk, what)
 
 

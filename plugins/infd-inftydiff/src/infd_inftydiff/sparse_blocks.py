@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -75,14 +77,16 @@ class SparseResBlock(nn.Module):
         skip: torch.Tensor | None = None,
         merge: nn.Module | None = None,
     ) -> torch.Tensor:
-        """The block over an evaluator's points: the convolution as a local stage (tiles with a halo),
-        the rest pointwise (no work on halos). With ``merge``, the input is ``merge([x, skip])``."""
+        """The block over an evaluator's points: the convolution as a channelwise local stage (tiles with
+        a halo, a few channels at a time), the rest pointwise. With ``merge``, the input is
+        ``merge([x, skip])``."""
+
+        def conv(v: torch.Tensor, p: CoordinateBatch, n: Any, channels: slice = slice(None)) -> torch.Tensor:
+            return self.conv(v, n, scale=scale, channels=channels)
+
         if merge is None:
-            mixed = ev.local(lambda v, p, n: self.conv(v, n, scale=scale), x)
+            mixed = ev.local(conv, x, channelwise=True)
             return ev.pointwise(lambda v, m, p: self.update(v, m, emb, p), x, mixed)
-
-        def join(v: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-            return merge(torch.cat([v, s], dim=-1))
-
-        mixed = ev.local(lambda v, s, p, n: self.conv(join(v, s), n, scale=scale), x, skip)
-        return ev.pointwise(lambda v, s, m, p: self.update(join(v, s), m, emb, p), x, skip, mixed)
+        joined = ev.pointwise(lambda v, s, p: merge(torch.cat([v, s], dim=-1)), x, skip)
+        mixed = ev.local(conv, joined, channelwise=True)
+        return ev.pointwise(lambda j, m, p: self.update(j, m, emb, p), joined, mixed)
