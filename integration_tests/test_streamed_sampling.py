@@ -55,6 +55,9 @@ def test_kill_9_then_resume_gives_the_same_store(tmp_path, reference, fault, don
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     assert progress(out)["done"] == done  # the last step recorded before the kill
     if done == 1:  # a resume with other settings is refused by the output's record, the state untouched
+        info = run_capped("io", "info", str(out / "sample-000.ome.zarr"))
+        assert_ok(info)
+        assert "sampling out of core: 1/2 steps done" in info.stdout
         assert_one_line_error(sample(out, "--resume", "--set", "seed=1"), 2, "seed (0 → 1)")
         assert progress(out)["done"] == 1
     assert_ok(sample(out, "--resume"))

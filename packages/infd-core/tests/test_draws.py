@@ -39,3 +39,17 @@ def test_generators_and_tensors_on_different_devices():
     from_gpu = draws.rand((10,), _generator(device="cuda"), device="cpu")
     expected = torch.rand(10, generator=_generator(device="cuda"), device="cuda").cpu()
     assert from_gpu.device.type == "cpu" and torch.equal(from_gpu, expected)
+
+
+@pytest.mark.parametrize(
+    ("shape", "rows"),
+    [((3, 70, 90), 7), ((2, 3, 5, 5), 1), ((1, 16, 16), 3), ((3, 64, 48), 16), ((1, 3, 3), 1)],
+)
+def test_banded_draws_are_one_whole_draw(shape, rows):
+    """Bands of rows (split at plane boundaries, tails of < 16 values merged) equal randn(shape)."""
+    whole = torch.randn(shape, generator=torch.Generator().manual_seed(1)).reshape(-1, *shape[-2:])
+    banded = torch.full_like(whole, float("nan"))
+    for plane, top, band in draws.randn_rows(shape, torch.Generator().manual_seed(1), rows):
+        assert band.shape[0] <= max(rows, 16)
+        banded[plane, top : top + band.shape[0]] = band
+    assert torch.equal(banded, whole)

@@ -43,3 +43,15 @@ def test_format_bytes():
     assert format_bytes(512) == "512 B"
     assert format_bytes(1.5 * 2**30) == "1.5 GiB"
     assert format_bytes(3 * 2**40) == "3.0 TiB"
+
+
+def test_sizes_in_bytes_and_memory_budgets():
+    from infd_core.preflight import AUTO_CPU_BUDGET, parse_bytes, resolve_memory_budget
+
+    assert parse_bytes("512MiB") == 512 * 2**20 and parse_bytes("1.5 GiB") == 3 * 2**29
+    assert parse_bytes("2GB") == 2 * 10**9 and parse_bytes(4096) == 4096
+    for bad in ("lots", "-1", "0", "3 parsecs", True):
+        with pytest.raises(UsageError):
+            parse_bytes(bad)
+    assert resolve_memory_budget("64MiB") == 2**26
+    assert 2**28 <= resolve_memory_budget("auto") <= AUTO_CPU_BUDGET

@@ -12,6 +12,7 @@ import infd_io.plugin
 from infd_core.cli.main import run_cli
 from infd_core.errors import UsageError
 from infd_core.plugins import InfdPluginManager
+from infd_io import naming, scratch
 from infd_io.export import export_image, write_preview
 from infd_io.writer import TiledWriter
 
@@ -136,3 +137,16 @@ def test_preview_and_export_commands(tmp_path: Path, infd) -> None:  # type: ign
     status, _, err = infd("io", "export", url, str(tmp_path / "e.png"), "--level", "2")
     assert status == 0, err
     assert Image.open(tmp_path / "e.png").size == (65, 75)
+
+
+def test_info_reports_an_out_of_core_sample_in_progress(tmp_path: Path, infd) -> None:  # type: ignore[no-untyped-def]
+    url = str(tmp_path / "sample-000.ome.zarr")
+    assert naming.sampling_state_url(url) == str(tmp_path / "sample-000.state")
+    scratch.ScratchStore(naming.sampling_state_url(url)).write_progress(
+        {"done": 3, "steps": 50, "fingerprint": {}}
+    )
+    status, out, err = infd("io", "info", url)
+    assert status == 0, err
+    assert "sampling out of core: 3/50 steps done" in out and "--resume" in out
+    status, out, _ = infd("io", "info", naming.sampling_state_url(url), "--json")
+    assert status == 0 and json.loads(out)["sampling"]["done"] == 3

@@ -56,11 +56,13 @@ def test_several_samples_into_one_store(trained, tmp_path):
 
 
 def test_sizes_beyond_the_machine_are_refused_before_any_work(trained, tmp_path, capsys):
-    """100000² asks for terabytes: one line naming the estimates, exit 2, nothing written."""
+    """100000² asks for terabytes: out of core its memory stays within the budget, but its state and
+    image need terabytes of disk: one line naming the estimates, exit 2, nothing written."""
     out = tmp_path / "big.ome.zarr"
     ckpt = str(trained / "out" / "checkpoint")
     run_infd("sample", ckpt, "--size", "100000x100000", "--out", str(out), expect=2)
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "Traceback" not in err
-    assert "3×100000×100000 needs about" in err and "TiB of memory" in err and "GiB of disk" in err
+    assert "3×100000×100000 (out of core) needs about" in err and "GiB of memory" in err
+    assert "TiB of disk" in err and "more than the disk" in err
     assert "--force" in err and not out.exists()

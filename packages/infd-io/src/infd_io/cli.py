@@ -16,11 +16,32 @@ def io_group() -> None:
 @click.argument("path")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def info_command(path: str, as_json: bool) -> None:
-    """Print shape, levels, chunks and completion of the OME-Zarr image at PATH."""
+    """Print shape, levels, chunks and completion of the OME-Zarr image at PATH (and how far an
+    out-of-core sample bound for it got)."""
+    from infd_io.naming import sampling_state_url
+    from infd_io.scratch import describe_progress, read_progress
     from infd_io.store_info import store_info
 
+    state = path if path.rstrip("/").endswith(".state") else sampling_state_url(path)
+    progress = read_progress(state)
+    if progress is not None and (state == path or not _exists(path)):
+        data = {"url": path, "sampling": progress}
+        click.echo(
+            json.dumps(data, indent=2) if as_json else f"{path}\n  {describe_progress(progress, state)}"
+        )
+        return
     info = store_info(path)
-    click.echo(json.dumps(info.to_json(), indent=2) if as_json else info.to_text())
+    if as_json:
+        click.echo(json.dumps(info.to_json() | ({"sampling": progress} if progress else {}), indent=2))
+    else:
+        click.echo(info.to_text() + (f"\n  {describe_progress(progress, state)}" if progress else ""))
+
+
+def _exists(url: str) -> bool:
+    from infd_core.outputs import filesystem
+
+    fs, location = filesystem(url)
+    return bool(fs.exists(location))
 
 
 @io_group.command(name="preview")

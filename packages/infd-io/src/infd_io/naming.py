@@ -29,4 +29,14 @@ def sample_store_url(out: str, index: int) -> str:
     return out if out.rstrip("/").endswith(".zarr") else f"{out.rstrip('/')}/sample-{index:03d}.ome.zarr"
 
 
-__all__ = ["preview_path", "sample_store_url", "store_name"]
+def sampling_state_url(store_url: str) -> str:
+    """Where the out-of-core sampling state of the image bound for ``store_url`` lives: beside it,
+    ``x.ome.zarr`` → ``x.state`` (a batch's state is named after its first image)."""
+    base = store_url.rstrip("/")
+    for suffix in (".ome.zarr", ".zarr"):
+        if base.endswith(suffix):
+            return base[: -len(suffix)] + ".state"
+    return base + ".state"
+
+
+__all__ = ["preview_path", "sample_store_url", "sampling_state_url", "store_name"]

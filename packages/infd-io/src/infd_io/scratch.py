@@ -58,13 +58,7 @@ class ScratchStore:
 
     def read_progress(self) -> dict[str, Any] | None:
         """The last progress record, or None when there is none (or it cannot be read)."""
-        fs, path = filesystem(self.url)
-        try:
-            with fs.open(f"{path}/{PROGRESS_FILE}", "rb") as handle:
-                record = json.loads(handle.read(1 << 20))
-        except (FileNotFoundError, ValueError, OSError):
-            return None
-        return record if isinstance(record, dict) else None
+        return read_progress(self.url)
 
     def write_progress(self, record: dict[str, Any]) -> None:
         """Replace the progress record atomically (a reader sees the old one or the new one, never half)."""
@@ -89,3 +83,13 @@ def read_progress(url: str) -> dict[str, Any] | None:
     except (FileNotFoundError, ValueError, OSError):
         return None
     return record if isinstance(record, dict) else None
+
+
+def describe_progress(record: dict[str, Any], url: str) -> str:
+    """One line on how far a sampler's record says it got (``infd io info``)."""
+    steps, done = record.get("steps"), record.get("done", 0)
+    if record.get("image"):
+        where = "all steps done, the image is being written"
+    else:
+        where = f"{done}/{steps} steps done"
+    return f"sampling out of core: {where} (state in {url}; finish it with --resume)"

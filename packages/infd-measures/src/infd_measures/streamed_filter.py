@@ -21,8 +21,9 @@ from infd_measures.errors import ParameterError
 
 #: scratch chunks: square blocks, so that row bands and column bands both read each block once
 SCRATCH_CHUNK = 512
-#: bytes per complex entry of a band in flight (the band, its extension, its transform)
-_BAND_BYTES_PER_ENTRY = 16 * 4
+#: bytes per complex entry of a band in flight: the band, its extension, the transform, the gain and the
+#: filter's temporaries, the product and its inverse (about a dozen complex128 copies, measured)
+_BAND_BYTES_PER_ENTRY = 16 * 12
 
 Allocate = Callable[[str, tuple[int, ...], tuple[int, ...]], Any]
 

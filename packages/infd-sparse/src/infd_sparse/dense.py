@@ -159,10 +159,15 @@ def dense_depthwise_conv(
         out = _fft_correlate(x, weight, window)
     else:
         raise SparseInputError(f"method must be 'auto', 'direct' or 'fft', got {method!r}")
+    counts = None
     if normalise:
         rows = window_counts(window.top, h, window.image[0], r)
         cols = window_counts(window.left, w, window.image[1], r)
-        out = out / (rows[:, None] * cols[None, :]).to(device=x.device, dtype=x.dtype)
+        counts = (rows[:, None] * cols[None, :]).to(device=x.device, dtype=x.dtype)
+    if not torch.is_grad_enabled() or not out.requires_grad:  # in place: no second copy of a large window
+        out = out.div_(counts) if counts is not None else out
+        return out.add_(bias.to(out.dtype)[:, None, None]) if bias is not None else out
+    out = out / counts if counts is not None else out
     return out + bias.to(out.dtype)[:, None, None] if bias is not None else out
 
 

@@ -36,8 +36,9 @@ from infd_sparse.partials import gather_tile_results
 
 logger = logging.getLogger(__name__)
 
-#: bytes per pixel and channel of a channelwise stage's tile: its input, its output, and the FFT's planes
-LOCAL_BYTES_PER_VALUE = 32
+#: bytes per pixel and channel of a channelwise stage's tile: its input and its rows, the FFT's padded
+#: planes (input, kernel, product, inverse), the output and its interior (measured: ~50)
+LOCAL_BYTES_PER_VALUE = 64
 #: side of the arrays' chunks (tiles are multiples of it, so ranks never share a chunk)
 DEFAULT_CHUNK = 256
 
@@ -89,6 +90,7 @@ class DeferredField:
         self.fn = fn
         self.inputs = list(inputs)
         self.channels = -1  # known once computed
+        self.stored: StoredField | None = None  # once a local stage has needed it whole
 
     def read(self, rect: Rect, cache: dict[int, torch.Tensor] | None = None) -> torch.Tensor:
         cache = {} if cache is None else cache
@@ -249,11 +251,15 @@ class StreamedGrid:
         """A field stored in an array (deferred fields are computed tile by tile and written)."""
         if isinstance(x, StoredField):
             return x
+        if isinstance(x, DeferredField) and x.stored is not None:  # read by an earlier local stage
+            return x.stored
         out = self.new_field(self.channels_of(x))
         for _, rect in self.mine(self.tiles(self.plan.pointwise)):
             out.write(rect, self.rows(x, rect), self.batch_size)
             self._tick()
         self.barrier()
+        if isinstance(x, DeferredField):
+            x.stored = out
         return out
 
     def local(self, fn: Callable[..., torch.Tensor], *inputs: Any, channelwise: bool = False) -> StoredField:

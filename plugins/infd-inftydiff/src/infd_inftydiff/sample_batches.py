@@ -3,7 +3,8 @@
 A batch whose in-memory sampling fits ``sampling.memory_budget`` is sampled in memory, and ranks take
 disjoint batches. A larger one is sampled out of core (:mod:`infd_inftydiff.streamed_sampling`): every
 rank works on each such batch, sharing its tiles; its state lives in ``<first store>.state`` beside the
-output until the images are written, and a resumed run continues it from its last recorded step.
+output (:func:`infd_io.naming.sampling_state_url`) until the images are written, and a resumed run
+continues it from its last recorded step.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from infd_core.pipeline import RunContext
 from infd_core.preflight import ResourceEstimate, resolve_memory_budget
 from infd_inftydiff.sampling import estimate_resources, finished_outputs, to_uint8, write_image
 from infd_inftydiff.streamed_sampling import StreamedRun, check_streamable
-from infd_io.naming import sample_store_url
+from infd_io.naming import sample_store_url, sampling_state_url
 
 logger = logging.getLogger(__name__)
 
@@ -66,12 +67,6 @@ def batches_estimate(
     )  # fmt: skip
 
 
-def state_url(store_url: str) -> str:
-    """Where the out-of-core state of the batch whose first image goes to ``store_url`` lives."""
-    base = store_url.rstrip("/")
-    return (base[: -len(".ome.zarr")] if base.endswith(".ome.zarr") else base) + ".state"
-
-
 def sample_batches(
     ctx: RunContext, out: str, plan: BatchPlan, in_memory: InMemory, streamed: Streamed
 ) -> list[str]:
@@ -97,9 +92,9 @@ def sample_batches(
                 )
             continue
         run = StreamedRun(
-            state_url(urls[0]), plan.memory_budget, ctx.provenance, dist.rank, dist.world_size,
+            sampling_state_url(urls[0]), plan.memory_budget, ctx.provenance, dist.rank, dist.world_size,
             collective=torch.distributed if dist.world_size > 1 else None,
-            progress=lambda done, total, task=task: ctx.report_progress(task, done, total),
+            progress=lambda done, total, step, task=task: ctx.report_progress(task, done, total, step),
         )  # fmt: skip
         images = streamed(indices, generators, run)
         for b, url in enumerate(urls):

@@ -47,7 +47,7 @@ class StreamedRun:
 
     ``memory_budget``: bytes the process may use (tiles get what the base leaves); ``fingerprint``: what
     the run's result depends on, kept in the progress record (a record of other settings is not resumed);
-    ``progress(done, total)`` counts tiles (total None until the first step has been counted).
+    ``progress(done, total, metrics)`` counts tiles (total None until the first step has been counted).
     """
 
     scratch_url: str
@@ -56,7 +56,7 @@ class StreamedRun:
     rank: int = 0
     world: int = 1
     collective: Any = None
-    progress: Callable[[int, int | None], None] | None = None
+    progress: Callable[[int, int | None, dict[str, str]], None] | None = None
     device: torch.device | str = "cpu"
 
     @property
@@ -66,21 +66,22 @@ class StreamedRun:
 
 
 class _Progress:
-    """Tiles done across steps; the total is known once the first step has been counted."""
+    """Tiles done across the steps; the total is known once the first step has been counted."""
 
-    def __init__(self, run: StreamedRun, steps_left: int) -> None:
-        self.report, self.steps_left = run.progress, steps_left
+    def __init__(self, run: StreamedRun, first: int, steps: int) -> None:
+        self.report, self.step, self.steps = run.progress, first, steps
         self.done, self.per_step, self.total = 0, 0, None
 
     def tick(self) -> None:
         self.done += 1
         self.per_step += self.total is None
         if self.report is not None:
-            self.report(self.done, self.total)
+            self.report(self.done, self.total, {"step": f"{self.step + 1}/{self.steps}"})
 
     def step_finished(self) -> None:
+        self.step += 1
         if self.total is None:
-            self.total = self.per_step * self.steps_left + self.done - self.per_step
+            self.total = self.per_step * (self.steps - self.step) + self.done
 
 
 def streamed_mollified_ddim(
@@ -135,10 +136,10 @@ def streamed_mollified_ddim(
         record_progress(done=0)
         record = {"done": 0}
     done = int(record.get("done", 0))
-    progress = _Progress(run, total - done)
+    progress = _Progress(run, done, total)
     for k in range(done, total):
         with torch.no_grad():
-            _step(noise_field, schedule, states[k % 2], states[(k + 1) % 2], grid[k], grid[k + 1],
+            streamed_step(noise_field, schedule, states[k % 2], states[(k + 1) % 2], grid[k], grid[k + 1],
                   plan, halo, store, run, progress)  # fmt: skip
         progress.step_finished()
         record_progress(done=k + 1)
@@ -152,7 +153,7 @@ def streamed_mollified_ddim(
     return image
 
 
-def _step(
+def streamed_step(
     noise_field: NoiseField,
     schedule: DiscreteSchedule,
     source: Any,
@@ -163,13 +164,14 @@ def _step(
     halo: int,
     store: ScratchStore,
     run: StreamedRun,
-    progress: _Progress,
+    progress: _Progress | None = None,
 ) -> None:
     """One DDIM step t → s from the array ``source`` into ``target``, tile by tile."""
     batch, c, height, width = (int(v) for v in source.shape)
     device = torch.device(run.device)
     ev = StreamedGrid(batch, (height, width), halo, plan, store.allocate, device=device, rank=run.rank,
-                      world=run.world, collective=run.collective, on_tile=progress.tick)  # fmt: skip
+                      world=run.world, collective=run.collective,
+                      on_tile=progress.tick if progress else None)  # fmt: skip
     state = StoredField(source, device)
     steps_t = torch.full((batch,), t, dtype=torch.long)
     noise = noise_field(ev, state, steps_t.to(torch.float32) / schedule.num_steps)

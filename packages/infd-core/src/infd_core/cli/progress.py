@@ -25,6 +25,10 @@ class TqdmProgress:
                 bar.close()
             bar = tqdm(total=event.total, desc=event.task, unit="step", dynamic_ncols=True, leave=True)
             self._bars[event.task] = bar
+        if (
+            event.total is not None and bar.total != event.total
+        ):  # a total learnt on the way (an ETA from now)
+            bar.total = event.total
         bar.update(max(event.step - bar.n, 0))
         if event.metrics:
             bar.set_postfix({k: _short(v) for k, v in event.metrics.items()}, refresh=False)
