@@ -112,7 +112,7 @@ def streamed_mollified_ddim(
     grid = [int(t) for t in time_grid(ScheduleView(schedule, torch.zeros(batch, 1)), steps)]
     total = len(grid) - 1
     plan = plan_tiles(batch, (height, width), halo, run.tile_budget, point_bytes, channels)
-    chunks = (batch, 1, plan.chunk, plan.chunk)
+    chunks = (1, 1, plan.chunk, plan.chunk)  # one plane a chunk: ranks that share planes never share one
     states = [store.allocate(f"x-{i}", (batch, c, height, width), chunks) for i in (0, 1)]
     planes = [(b, ch) for b in range(batch) for ch in range(c)][run.rank :: run.world]
     filter_budget = run.tile_budget
