@@ -104,7 +104,7 @@ def child_streamed(size: int, device: str, budget: str) -> dict[str, float]:
     model = InftyDiffDenoiser(DenoiserConfig(**checkpoint.config["config"]["model"]))
     model.load_state_dict(checkpoint.state("ema"))
     model = model.eval().to(device)
-    with tempfile.TemporaryDirectory(dir=RESULTS.parent) as folder:
+    with tempfile.TemporaryDirectory(prefix="infd-bench-") as folder:
         run = StreamedRun(folder + "/state", resolve_memory_budget(budget, device), device=device)
         geometry = streaming_geometry(model, (size, size))
         plan = plan_tiles(1, (size, size), geometry["halo"], run.tile_budget, geometry["point_bytes"],
@@ -191,7 +191,7 @@ def fitted_exponent(rows: list[dict], low: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256, 512, 1024, 2048, 4096])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[64, 128, 256, 512, 1024, 2048, 4096])
     parser.add_argument("--neighbour-max", type=int, default=256, help="largest size for neighbour maps")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--tile-points", type=int, default=1 << 20)
@@ -210,11 +210,12 @@ def main() -> None:
             print(json.dumps(child(size, path, args.device, args.tile_points, args.repeats)))
         return
 
+    streamed_rows = out_of_core_table(args) if args.out_of_core else []
     rows = []
     columns = [("size", 6), ("k", 5), ("tiles s/step", 13), ("RSS GiB", 8), ("neighbours s", 13)]
     columns += [("RSS GiB", 8), ("speed-up", 9)]
-    print(" ".join(f"{name:>{width}}" for name, width in columns))
-    streamed_rows = out_of_core_table(args) if args.out_of_core else []
+    if args.sizes:
+        print(" ".join(f"{name:>{width}}" for name, width in columns))
     for size in args.sizes:
         tiles = measure(size, "tiles", args)
         if tiles is None:

@@ -63,8 +63,8 @@ def available_memory(device: str = "cpu") -> int | None:
 _UNITS = {"": 1, "b": 1, "k": 2**10, "kib": 2**10, "kb": 10**3, "m": 2**20, "mib": 2**20, "mb": 10**6,
           "g": 2**30, "gib": 2**30, "gb": 10**9, "t": 2**40, "tib": 2**40, "tb": 10**12}  # fmt: skip
 _SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*$")
-#: the most an "auto" memory budget takes on a CPU (sampling streams tiles through disk beyond it)
-AUTO_CPU_BUDGET = 3 * 2**29
+#: the most an "auto" memory budget takes on a CPU (1.25 GiB; sampling streams tiles through disk beyond it)
+AUTO_CPU_BUDGET = 5 * 2**28
 
 
 def parse_bytes(value: str | int) -> int:
@@ -86,7 +86,7 @@ def parse_bytes(value: str | int) -> int:
 
 def resolve_memory_budget(setting: str | int, device: str = "cpu") -> int:
     """A memory budget in bytes: ``auto`` is half of what a GPU has free, or on a CPU a quarter of the
-    available memory up to 1.5 GiB; anything else is :func:`parse_bytes`."""
+    available memory up to 1.25 GiB; anything else is :func:`parse_bytes`."""
     if setting != "auto":
         return parse_bytes(setting)
     available = available_memory(device)

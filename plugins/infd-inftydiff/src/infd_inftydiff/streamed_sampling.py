@@ -138,9 +138,8 @@ def streamed_mollified_ddim(
     done = int(record.get("done", 0))
     progress = _Progress(run, done, total)
     for k in range(done, total):
-        with torch.no_grad():
-            streamed_step(noise_field, schedule, states[k % 2], states[(k + 1) % 2], grid[k], grid[k + 1],
-                  plan, halo, store, run, progress)  # fmt: skip
+        streamed_step(noise_field, schedule, states[k % 2], states[(k + 1) % 2], grid[k], grid[k + 1],
+                      plan, halo, store, run, progress)  # fmt: skip
         progress.step_finished()
         record_progress(done=k + 1)
         fault_point("streamed-step")
@@ -153,6 +152,7 @@ def streamed_mollified_ddim(
     return image
 
 
+@torch.no_grad()
 def streamed_step(
     noise_field: NoiseField,
     schedule: DiscreteSchedule,
@@ -166,7 +166,7 @@ def streamed_step(
     run: StreamedRun,
     progress: _Progress | None = None,
 ) -> None:
-    """One DDIM step t → s from the array ``source`` into ``target``, tile by tile."""
+    """One DDIM step t → s from the array ``source`` into ``target``, tile by tile (no autograd)."""
     batch, c, height, width = (int(v) for v in source.shape)
     device = torch.device(run.device)
     ev = StreamedGrid(batch, (height, width), halo, plan, store.allocate, device=device, rank=run.rank,
