@@ -1,9 +1,11 @@
 """nox sessions, generated from the distributions found under packages/, plugins/ and templates/.
 
 * ``tests-<distribution>``: a fresh venv with that distribution, its infd dependencies and its test
-  extra only; checks that ``infd plugins --json`` lists its entry points; runs its tests.
+  extra only; checks that ``infd plugins --json`` lists its entry points; runs its tests (on two
+  pytest-xdist workers, one test file each, where the test extra lists pytest-xdist).
 * ``integration``: every library and plugin installed (templates are installed and removed by the
-  tests themselves); runs ``integration_tests/``.
+  tests themselves); runs ``integration_tests/`` on two pytest-xdist workers, then the tests marked
+  ``installs`` (they pip-install into the venv) alone.
 * ``lint``: ruff check and ruff format --check.
 * ``bench``: runs every script in ``benchmarks/`` (not part of the default run).
 * ``tests-robustness``: the test sessions and ``integration`` again with one and two OpenMP threads, with
@@ -44,6 +46,11 @@ NEEDS_TORCHVISION = {"torchvision", "open-clip-torch", "clean-fid"}
 #: the sessions that use TORCH_PIN (tests-robustness does; torchvision 0.29.1 needs torch 2.14.1).
 VISION_TORCH_EVERYWHERE = "INFD_NOX_VISION_TORCH"
 TEST_TOOLS = ["pytest>=7"]
+#: pytest-xdist workers for integration (its tests mostly wait on ``infd`` subprocesses that use one
+#: thread each) and for the distributions whose test extra lists pytest-xdist (tests that set one torch
+#: thread, or wait on subprocesses): two keep a 2-core machine busy
+PARALLEL_TOOLS = ["pytest-xdist>=3.5"]
+WORKERS = 2
 BUILD_TOOLS = ["hatchling>=1.27", "hatch-fancy-pypi-readme>=24.1"]
 
 nox.options.error_on_missing_interpreters = True
@@ -59,6 +66,8 @@ class Dist:
     extras: tuple[str, ...]
     template: bool = False
     test_infd_deps: tuple[str, ...] = ()
+    #: its test extra lists pytest-xdist: its tests run on WORKERS workers, one test file each
+    parallel_tests: bool = False
 
 
 def _requirement_name(requirement: str) -> str:
@@ -89,6 +98,7 @@ def find_distributions() -> dict[str, Dist]:
             entry_points=tuple(project.get("entry-points", {}).get("infd", {})),
             extras=tuple(project.get("optional-dependencies", {})),
             template=pyproject.parent.parent.name == "templates",
+            parallel_tests="pytest-xdist" in test_deps,
         )
     return found
 
@@ -219,7 +229,8 @@ def _make_tests_session(dist: Dist) -> None:
             dists += [d for d in infd_closure(extra) if d not in dists]
         install(session, dists, extras={dist.name: "test"} if "test" in dist.extras else {})
         check_plugins_listed(session, dist)
-        session.run("pytest", str(dist.path / "tests"), "-q", *session.posargs)
+        parallel = ["-n", str(WORKERS), "--dist", "loadfile"] if dist.parallel_tests else []
+        session.run("pytest", str(dist.path / "tests"), "-q", *parallel, *session.posargs)
 
 
 for _dist in DISTRIBUTIONS.values():
@@ -232,8 +243,16 @@ def integration(session: nox.Session) -> None:
     # infd-core's http extra: the hostile-input tests read checkpoints from local HTTP servers; the build
     # tools: the tests pip-install plugin folders without build isolation
     dists = [d for d in DISTRIBUTIONS.values() if not d.template]
-    install(session, dists, extras={"infd-core": "http"}, tools=tuple(BUILD_TOOLS))
-    session.run("pytest", str(ROOT / "integration_tests"), "-q", *session.posargs)
+    install(session, dists, extras={"infd-core": "http"}, tools=(*BUILD_TOOLS, *PARALLEL_TOOLS))
+    tests = str(ROOT / "integration_tests")
+    if session.posargs:  # a chosen subset, in one process
+        session.run("pytest", tests, "-q", *session.posargs)
+        return
+    # in parallel (tests marked xdist_group share a module fixture, so they stay on one worker), except
+    # those that pip-install into this venv, which run afterwards on their own: no other test sees them
+    workers = ["-n", str(WORKERS), "--dist", "loadgroup"]
+    session.run("pytest", tests, "-q", *workers, "-m", "not installs")
+    session.run("pytest", tests, "-q", "-m", "installs")
 
 
 @nox.session
