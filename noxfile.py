@@ -1,20 +1,26 @@
 """nox sessions, generated from the distributions found under packages/, plugins/ and templates/.
 
 * ``tests-<distribution>``: a fresh venv with that distribution, its infd dependencies and its test
-  extra only; checks that ``infd plugins --json`` lists its entry points; runs its tests.
+  extra only; checks that ``infd plugins --json`` lists its entry points; runs its tests (on two
+  pytest-xdist workers, one test file each, where the test extra lists pytest-xdist).
 * ``integration``: every library and plugin installed (templates are installed and removed by the
-  tests themselves); runs ``integration_tests/``.
+  tests themselves); runs ``integration_tests/`` on two pytest-xdist workers, then the tests marked
+  ``installs`` (they pip-install into the venv) alone.
 * ``lint``: ruff check and ruff format --check.
 * ``bench``: runs every script in ``benchmarks/`` (not part of the default run).
 * ``tests-robustness``: the test sessions and ``integration`` again with one and two OpenMP threads, with
   AVX2 kernels instead of the CPU's widest, and with the other torch pin (not part of the default run).
 
 torch is installed once into a shared folder (``.nox/_torch``) that every session's venv sees through a
-``.pth`` file, so no session downloads or unpacks it again.
+``.pth`` file, so no session downloads or unpacks it again. Each local distribution is built into a wheel
+once per nox run (in ``.nox/_build``, a venv with the build backend) and every session installs those
+wheel files, non-editable, in one pip call: the same wheels ``pip install <folder>`` would build, without
+building each distribution again in every session, and without byte-compiling every installed module.
 """
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import json
 import os
@@ -22,6 +28,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -39,6 +46,11 @@ NEEDS_TORCHVISION = {"torchvision", "open-clip-torch", "clean-fid"}
 #: the sessions that use TORCH_PIN (tests-robustness does; torchvision 0.29.1 needs torch 2.14.1).
 VISION_TORCH_EVERYWHERE = "INFD_NOX_VISION_TORCH"
 TEST_TOOLS = ["pytest>=7"]
+#: pytest-xdist workers for integration (its tests mostly wait on ``infd`` subprocesses that use one
+#: thread each) and for the distributions whose test extra lists pytest-xdist (tests that set one torch
+#: thread, or wait on subprocesses): two keep a 2-core machine busy
+PARALLEL_TOOLS = ["pytest-xdist>=3.5"]
+WORKERS = 2
 BUILD_TOOLS = ["hatchling>=1.27", "hatch-fancy-pypi-readme>=24.1"]
 
 nox.options.error_on_missing_interpreters = True
@@ -54,6 +66,8 @@ class Dist:
     extras: tuple[str, ...]
     template: bool = False
     test_infd_deps: tuple[str, ...] = ()
+    #: its test extra lists pytest-xdist: its tests run on WORKERS workers, one test file each
+    parallel_tests: bool = False
 
 
 def _requirement_name(requirement: str) -> str:
@@ -84,6 +98,7 @@ def find_distributions() -> dict[str, Dist]:
             entry_points=tuple(project.get("entry-points", {}).get("infd", {})),
             extras=tuple(project.get("optional-dependencies", {})),
             template=pyproject.parent.parent.name == "templates",
+            parallel_tests="pytest-xdist" in test_deps,
         )
     return found
 
@@ -120,6 +135,14 @@ def torch_pins(dists: list[Dist]) -> tuple[str, ...]:
     return VISION_TORCH_PIN if vision else TORCH_PIN
 
 
+def site_packages(session: nox.Session) -> Path:
+    """The session venv's purelib folder."""
+    purelib = session.run(
+        "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", silent=True
+    )
+    return Path(str(purelib).strip())
+
+
 def install_torch(session: nox.Session, pins: tuple[str, ...]) -> None:
     """Make a shared torch install visible in this session's venv (installing it on first use)."""
     layer = ROOT / ".nox" / "_torch" / "_".join(p.replace("==", "-") for p in pins)
@@ -128,18 +151,63 @@ def install_torch(session: nox.Session, pins: tuple[str, ...]) -> None:
         shutil.rmtree(layer, ignore_errors=True)
         session.run("python", "-m", "pip", "install", "--quiet", "--target", str(layer), *pins)
         marker.write_text(" ".join(pins))
-    purelib = session.run(
-        "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", silent=True
-    )
-    Path(str(purelib).strip(), "_infd_shared_torch.pth").write_text(f"{layer}\n")
+    (site_packages(session) / "_infd_shared_torch.pth").write_text(f"{layer}\n")
 
 
-def install(session: nox.Session, dists: list[Dist], tested: list[Dist]) -> None:
-    """Install local distributions; those in ``tested`` with their test extras."""
+BUILD_ENV = ROOT / ".nox" / "_build"
+#: wheel file of each local distribution built in this nox run (filled on first use)
+_WHEELS: dict[str, Path] = {}
+
+
+def build_python(session: nox.Session) -> Path:
+    """The python of ``.nox/_build``, a venv with BUILD_TOOLS (made on first use, remade if they change)."""
+    python = BUILD_ENV / "bin" / "python"
+    marker = BUILD_ENV / ".complete"
+    if not (marker.exists() and marker.read_text() == " ".join(BUILD_TOOLS)):
+        shutil.rmtree(BUILD_ENV, ignore_errors=True)
+        session.run(sys.executable, "-m", "venv", str(BUILD_ENV), external=True)
+        session.run(str(python), "-m", "pip", "install", "--quiet", *BUILD_TOOLS, external=True)
+        marker.write_text(" ".join(BUILD_TOOLS))
+    return python
+
+
+def wheels(session: nox.Session, dists: list[Dist]) -> dict[str, Path]:
+    """The wheel of each distribution, building (in one pip call) those not yet built in this nox run."""
+    missing = [d for d in dists if d.name not in _WHEELS]
+    if missing:
+        (ROOT / ".nox").mkdir(exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix="_wheels-", dir=ROOT / ".nox"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        session.run(
+            str(build_python(session)), "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+            "--wheel-dir", str(folder), *(str(d.path) for d in missing), external=True,
+        )  # fmt: skip
+        for dist in missing:
+            found = list(folder.glob(f"{dist.name.replace('-', '_')}-*.whl"))
+            if len(found) != 1:
+                session.error(f"building {dist.name} gave {len(found)} wheels in {folder}")
+            _WHEELS[dist.name] = found[0]
+    return {d.name: _WHEELS[d.name] for d in dists}
+
+
+def install(
+    session: nox.Session, dists: list[Dist], extras: dict[str, str], tools: tuple[str, ...] = ()
+) -> None:
+    """Install the wheels of local distributions (``extras``: distribution name → extras to add, e.g.
+    ``"test"``), pytest and ``tools``, in one pip call."""
     install_torch(session, torch_pins(dists))
-    session.install("--quiet", *BUILD_TOOLS, *TEST_TOOLS)
-    targets = [f"{d.path}[test]" if d in tested and "test" in d.extras else str(d.path) for d in dists]
-    session.install("--quiet", "--no-build-isolation", *targets)
+    built = wheels(session, dists)
+    # a reused venv (nox -r) holds the previous run's builds of the same version, which pip would keep
+    purelib = site_packages(session)
+    installed = [d.name for d in dists if any(purelib.glob(f"{d.name.replace('-', '_')}-*.dist-info"))]
+    if installed:
+        session.run("python", "-m", "pip", "uninstall", "--yes", "--quiet", *installed, silent=True)
+    targets = [
+        f"{built[d.name]}[{extras[d.name]}]" if d.name in extras else str(built[d.name]) for d in dists
+    ]
+    # --no-compile: Python byte-compiles what a test imports when it first imports it, instead of pip
+    # compiling every installed module (scipy, sklearn, matplotlib...) in every session
+    session.install("--quiet", "--no-compile", "--disable-pip-version-check", *tools, *TEST_TOOLS, *targets)
 
 
 def check_plugins_listed(session: nox.Session, dist: Dist) -> None:
@@ -159,9 +227,10 @@ def _make_tests_session(dist: Dist) -> None:
         dists = infd_closure(dist.name)
         for extra in dist.test_infd_deps:
             dists += [d for d in infd_closure(extra) if d not in dists]
-        install(session, dists, tested=[dist])
+        install(session, dists, extras={dist.name: "test"} if "test" in dist.extras else {})
         check_plugins_listed(session, dist)
-        session.run("pytest", str(dist.path / "tests"), "-q", *session.posargs)
+        parallel = ["-n", str(WORKERS), "--dist", "loadfile"] if dist.parallel_tests else []
+        session.run("pytest", str(dist.path / "tests"), "-q", *parallel, *session.posargs)
 
 
 for _dist in DISTRIBUTIONS.values():
@@ -171,10 +240,19 @@ for _dist in DISTRIBUTIONS.values():
 @nox.session
 def integration(session: nox.Session) -> None:
     """Cross-package tests: CLI end to end, third-party plugin install, multi-process runs."""
-    install(session, [d for d in DISTRIBUTIONS.values() if not d.template], tested=[])
-    # infd-core's http extra: the hostile-input tests read checkpoints from local HTTP servers
-    session.install("--quiet", "--no-build-isolation", f"{DISTRIBUTIONS['infd-core'].path}[http]")
-    session.run("pytest", str(ROOT / "integration_tests"), "-q", *session.posargs)
+    # infd-core's http extra: the hostile-input tests read checkpoints from local HTTP servers; the build
+    # tools: the tests pip-install plugin folders without build isolation
+    dists = [d for d in DISTRIBUTIONS.values() if not d.template]
+    install(session, dists, extras={"infd-core": "http"}, tools=(*BUILD_TOOLS, *PARALLEL_TOOLS))
+    tests = str(ROOT / "integration_tests")
+    if session.posargs:  # a chosen subset, in one process
+        session.run("pytest", tests, "-q", *session.posargs)
+        return
+    # in parallel (tests marked xdist_group share a module fixture, so they stay on one worker), except
+    # those that pip-install into this venv, which run afterwards on their own: no other test sees them
+    workers = ["-n", str(WORKERS), "--dist", "loadgroup"]
+    session.run("pytest", tests, "-q", *workers, "-m", "not installs")
+    session.run("pytest", tests, "-q", "-m", "installs")
 
 
 @nox.session
@@ -188,7 +266,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Run every benchmark script (prints ratio tables, writes JSON); not part of CI."""
-    install(session, [d for d in DISTRIBUTIONS.values() if not d.template], tested=[])
+    install(session, [d for d in DISTRIBUTIONS.values() if not d.template], extras={})
     scripts = sorted((ROOT / "benchmarks").glob("*.py"))
     if not scripts:
         session.log("no benchmark scripts yet")

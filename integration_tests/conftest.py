@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,6 +23,10 @@ def installed_plugin(request) -> Iterator[str]:
     afterwards."""
     if sys.prefix == sys.base_prefix:
         pytest.skip("installs packages: run inside a virtual environment (nox -s integration)")
+    if os.environ.get("PYTEST_XDIST_WORKER") or request.node.get_closest_marker("installs") is None:
+        pytest.fail(
+            "a test installing a plugin must be marked installs and run alone, not on an xdist worker"
+        )
     folder, dist = request.param
     _pip("install", "--quiet", "--no-index", "--no-deps", "--no-build-isolation", str(FIXTURES / folder))
     try:

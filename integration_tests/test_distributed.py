@@ -147,6 +147,10 @@ def test_a_failing_rank_stops_the_run_and_the_store_resumes_identically(tmp_path
 NEW = ["infd", "infbrush"]
 
 
+#: the tests of the module fixture ``one_process`` run on one xdist worker, which trains it once
+ONE_PROCESS_GROUP = pytest.mark.xdist_group("one_process")
+
+
 @pytest.fixture(scope="module")
 def one_process(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """INFD and ∞-Brush trained in this process with the whole global batch at once."""
@@ -162,6 +166,7 @@ def _train_two_ranks(out: Path, name: str) -> Checkpoint:
     return load_checkpoint(str(out / name / "checkpoint"))
 
 
+@ONE_PROCESS_GROUP
 def test_infd_two_ranks_with_accumulation_train_like_one_process(tmp_path: Path, one_process: Path) -> None:
     """Both INFD stages on 2 ranks x grad_accumulation 2 (global batches 5 and 4: uneven slices), with
     the GAN on from step 1 (adaptive weight from the global batch, the discriminator stepped on the
@@ -188,6 +193,7 @@ def test_infd_two_ranks_with_accumulation_train_like_one_process(tmp_path: Path,
         torch.testing.assert_close(two.state("autoencoder")[key], value, rtol=1e-4, atol=1e-5, msg=key)
 
 
+@ONE_PROCESS_GROUP
 def test_infbrush_two_ranks_with_accumulation_train_like_one_process(
     tmp_path: Path, one_process: Path
 ) -> None:
@@ -213,6 +219,7 @@ SAMPLE_ARGS = {
 }
 
 
+@ONE_PROCESS_GROUP
 @pytest.mark.parametrize("name", NEW)
 def test_sample_nproc_2_writes_the_same_bytes_as_one_process(
     tmp_path: Path, one_process: Path, name: str

@@ -75,10 +75,19 @@ def assert_ok(result) -> None:
     assert result.returncode == 0, f"exit {result.returncode}\n{result.stderr[-3000:]}"
 
 
-@pytest.mark.parametrize("pipeline", ["inftydiff", "infbrush", "infd", "gud"])
-def test_kill_9_then_resume_keeps_finished_tiles(tmp_path, pipeline):
+#: the tests of the module fixture ``inftydiff_samples`` run on one xdist worker, which makes it once
+SAMPLES_GROUP = pytest.mark.xdist_group("inftydiff_samples")
+
+
+@pytest.mark.parametrize(
+    "pipeline", [pytest.param("inftydiff", marks=SAMPLES_GROUP), "infbrush", "infd", "gud"]
+)
+def test_kill_9_then_resume_keeps_finished_tiles(tmp_path, pipeline, request):
     reference, out = tmp_path / "reference", tmp_path / "out"
-    assert_ok(sample(pipeline, reference))
+    if pipeline == "inftydiff":  # the module's uninterrupted samples: the same command, made once
+        reference = request.getfixturevalue("inftydiff_samples")
+    else:
+        assert_ok(sample(pipeline, reference))
     killed = sample(pipeline, out, env={"INFD_FAIL_AT": "tile:0:1:kill"})  # kill -9 after two tiles
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     store = out / STORE[pipeline]
@@ -109,6 +118,7 @@ def _files(folder: Path) -> dict[str, bytes]:
     return files
 
 
+@SAMPLES_GROUP
 def test_other_seed_is_refused_and_nothing_changes(inftydiff_samples):
     before = _files(inftydiff_samples)
     result = sample("inftydiff", inftydiff_samples, "--set", "seed=1")
@@ -116,6 +126,7 @@ def test_other_seed_is_refused_and_nothing_changes(inftydiff_samples):
     assert _files(inftydiff_samples) == before
 
 
+@SAMPLES_GROUP
 def test_other_sampling_settings_are_refused_with_resume(inftydiff_samples):
     before = _files(inftydiff_samples)
     result = sample("inftydiff", inftydiff_samples, "--resume", "--set", "config.sampling.steps=3")
@@ -123,6 +134,7 @@ def test_other_sampling_settings_are_refused_with_resume(inftydiff_samples):
     assert _files(inftydiff_samples) == before
 
 
+@SAMPLES_GROUP
 def test_other_checkpoint_is_refused(inftydiff_samples, tmp_path):
     changed = tmp_path / "changed"
     shutil.copytree(demo_checkpoint("inftydiff"), changed)
@@ -137,6 +149,7 @@ def test_other_checkpoint_is_refused(inftydiff_samples, tmp_path):
     assert _files(inftydiff_samples) == before
 
 
+@SAMPLES_GROUP
 def test_same_settings_rerun_keeps_everything_and_overwrite_replaces(inftydiff_samples, tmp_path):
     before = _files(inftydiff_samples)
     assert_ok(sample("inftydiff", inftydiff_samples))

@@ -12,6 +12,9 @@ TEMPLATE = Path(__file__).resolve().parents[1] / "templates" / "infd-example-plu
 EXAMPLE = (str(TEMPLATE), "infd-example-plugin")  # the plugin template authors copy
 BROKEN = ("infd-broken-plugin", "infd-broken-plugin")
 
+# they change the venv's installed distributions (and check that), so nothing may run beside them
+pytestmark = pytest.mark.installs
+
 
 @pytest.mark.parametrize("installed_plugin", [EXAMPLE], indirect=True)
 def test_example_plugin_lists_and_runs(installed_plugin, tmp_path):
