@@ -22,6 +22,8 @@ from test_hostile_outputs import assert_ok, demo_checkpoint, levels
 STREAMED = ["--set", "config.sampling.steps=2", "--set", "config.sampling.chunk=32",
             "--set", "config.sampling.memory_budget=4MiB"]  # fmt: skip
 ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}
+#: one xdist worker makes the module's reference once for all its tests
+pytestmark = pytest.mark.xdist_group("streamed_sampling")
 
 
 def sample(out: Path, *extra: str, size: int = 128, env: dict[str, str] | None = None):

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from infd_core.memory import release_freed_memory
 from infd_measures.errors import ParameterError
 
 #: scratch chunks: square blocks, so that row bands and column bands both read each block once
@@ -63,6 +64,7 @@ def fourier_filter_streamed(
             band = torch.from_numpy(np.asarray(source[b, c, top : top + rows], dtype=np.float64))
             spectrum = torch.fft.rfft(_extended(band, -1, reflect), dim=-1)
             scratch[top : top + rows] = torch.view_as_real(spectrum).numpy()
+            release_freed_memory()
         for left in range(0, half, cols):  # along y: extend, transform, filter, transform back
             block = torch.view_as_complex(
                 torch.from_numpy(np.ascontiguousarray(scratch[:, left : left + cols]))
@@ -71,10 +73,12 @@ def fourier_filter_streamed(
             gain = gain_y[:, None] * gain_x[None, left : left + block.shape[1]]
             filtered = torch.fft.ifft(spectrum * response(gain), dim=0)[:height]
             scratch[:, left : left + cols] = torch.view_as_real(filtered.contiguous()).numpy()
+            release_freed_memory()
         for top in range(0, height, rows):  # inverse real FFT of each row band
             block = torch.view_as_complex(torch.from_numpy(np.ascontiguousarray(scratch[top : top + rows])))
             plane = torch.fft.irfft(block, n=gain_x.shape[0], dim=-1)[:, :width]
             target[b, c, top : top + rows] = plane.to(torch.float32).numpy()
+            release_freed_memory()
 
 
 def _band(memory_budget: int, length: int, chunk: int, limit: int) -> int:

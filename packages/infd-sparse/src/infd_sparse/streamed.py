@@ -28,6 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from infd_core.memory import release_freed_memory
 from infd_sparse.coords import GridWindow
 from infd_sparse.dense import DenseWindow
 from infd_sparse.errors import SparseInputError
@@ -236,6 +237,8 @@ class StreamedGrid:
         return int(self.rows(x, (0, 1, 0, 1)).shape[1])
 
     def _tick(self) -> None:
+        """After each tile: free memory back to the system, then report."""
+        release_freed_memory()
         if self.on_tile is not None:
             self.on_tile()
 
@@ -284,6 +287,7 @@ class StreamedGrid:
                     fn(*rows, points, window, channels=group) if channelwise else fn(*rows, points, window)
                 )
                 out.write(rect, self._inner(result, grown, rect), self.batch_size, group)
+                del rows, result
                 self._tick()
         self.barrier()
         return out

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from infd_core.distributed import barrier, gather_lists
-from infd_core.errors import UsageError
+from infd_core.errors import OutputError, UsageError
 from infd_core.pipeline import RunContext
 from infd_core.preflight import ResourceEstimate, resolve_memory_budget
 from infd_inftydiff.sampling import estimate_resources, finished_outputs, to_uint8, write_image
@@ -96,10 +96,14 @@ def sample_batches(
             collective=torch.distributed if dist.world_size > 1 else None,
             progress=lambda done, total, step, task=task: ctx.report_progress(task, done, total, step),
         )  # fmt: skip
-        images = streamed(indices, generators, run)
-        for b, url in enumerate(urls):
-            paths = write_streamed_image(images, b, url, plan.chunk, ctx)
-            written += paths if dist.is_main else []
+        try:
+            images = streamed(indices, generators, run)
+            for b, url in enumerate(urls):
+                paths = write_streamed_image(images, b, url, plan.chunk, ctx)
+                written += paths if dist.is_main else []
+        except OSError as exc:  # e.g. the disk filled up: what is recorded stays for --resume
+            reason = exc.strerror or str(exc)
+            raise OutputError(f"{run.scratch_url}: {reason}; free space, then rerun with --resume") from None
         barrier()
         if dist.is_main:
             from infd_io.scratch import ScratchStore
