@@ -104,24 +104,24 @@ def load_yaml(text: str) -> Any:
         loader.dispose()
 
 
+def _parse_bounded(parse: Any, text: Any, label: str) -> Any:
+    """``parse(text)`` within the depth bound (a parser's recursion limit reads as too deep too)."""
+    try:
+        data = parse(text)
+    except RecursionError:
+        raise DataLimitError(f"refused {label}: nested deeper than {MAX_DEPTH} levels") from None
+    check_depth(data, label)
+    return data
+
+
 def load_json(text: str | bytes) -> Any:
     """``json.loads`` within the depth bound (``json.JSONDecodeError`` for malformed text)."""
-    try:
-        data = json.loads(text)
-    except RecursionError:
-        raise DataLimitError(f"refused JSON: nested deeper than {MAX_DEPTH} levels") from None
-    check_depth(data, "JSON")
-    return data
+    return _parse_bounded(json.loads, text, "JSON")
 
 
 def load_toml(text: str) -> Any:
     """``tomllib.loads`` within the depth bound (``tomllib.TOMLDecodeError`` for malformed text)."""
-    try:
-        data = tomllib.loads(text)
-    except RecursionError:
-        raise DataLimitError(f"refused TOML: nested deeper than {MAX_DEPTH} levels") from None
-    check_depth(data, "TOML")
-    return data
+    return _parse_bounded(tomllib.loads, text, "TOML")
 
 
 def check_depth(data: Any, what: str = "data") -> None:
