@@ -182,6 +182,14 @@ class StartImage:
         return [(self.t * (count - i) + count // 2) // count for i in range(count + 1)]
 
 
+def white_noise_scale(height: int, width: int, train_resolution: int) -> float:
+    """The standard deviation of white noise on an ``height × width`` grid for a model trained at
+    ``train_resolution``: white noise is a measure on the image domain, so on a grid k times finer per
+    axis each pixel covers 1/k² of the area and its discretisation has k times the standard deviation;
+    after T (whose kernel also widens by k) Tξ has the per-pixel statistics the model saw in training."""
+    return math.sqrt(height * width) / train_resolution
+
+
 def mollified_ddim(
     denoiser: Any,
     schedule: DiscreteSchedule,
@@ -204,10 +212,7 @@ def mollified_ddim(
     ``train_resolution`` is the side the model was trained at, which sets the noise scale.
     """
     channels, height, width = shape
-    # White noise is a measure on the image domain: on a grid k times finer per axis each pixel covers
-    # 1/k² of the area, so its discretisation has k times the standard deviation; after T (whose kernel
-    # also widens by k) Tξ then has the per-pixel statistics the model saw during training.
-    scale = math.sqrt(height * width) / train_resolution
+    scale = white_noise_scale(height, width, train_resolution)
     white = [draws.randn((channels, height, width), g, device=device) for g in generators]
     x_t = mollifier.apply(scale * torch.stack(white), method="auto")  # x_T ~ N(0, T T*) (ᾱ_T ≈ 0)
     grid: Any = steps

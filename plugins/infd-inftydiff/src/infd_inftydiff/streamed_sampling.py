@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -24,7 +23,7 @@ import torch
 from infd_core.draws import randn_rows
 from infd_core.errors import UsageError
 from infd_core.faults import fault_point
-from infd_inftydiff.sampling import x0_from_noise
+from infd_inftydiff.sampling import white_noise_scale, x0_from_noise
 from infd_io.scratch import ScratchStore
 from infd_measures.discrete import DiscreteSchedule
 from infd_measures.mollifier import GaussianMollifier
@@ -123,8 +122,8 @@ def streamed_mollified_ddim(
             store.write_progress({"fingerprint": _jsonable(fingerprint), "steps": total, **fields})
         _barrier(run)
 
-    if record is None:  # x_T = T(scale ξ), ξ white at the target size (see mollified_ddim)
-        scale = math.sqrt(height * width) / train_resolution
+    if record is None:  # x_T = T(scale ξ), ξ white at the target size
+        scale = white_noise_scale(height, width, train_resolution)
         white = store.allocate("white", (batch, c, height, width), chunks)
         rows = max(1, filter_budget // (16 * width))
         for b in range(run.rank, batch, run.world):
