@@ -86,7 +86,8 @@ def test_a_failing_rank_stops_the_run_naming_it_and_resume_finishes(tmp_path, re
     out = tmp_path / "out"
     failed = sample(out, "--nproc", "2", env={**ONE_THREAD, "INFD_FAIL_AT": "streamed-tile:1:2"})
     assert failed.returncode == 1, failed.stderr[-2000:]
-    assert "rank 1" in failed.stderr
+    assert "injected failure at streamed-tile #2 on rank 1" in failed.stderr, failed.stderr[-3000:]
+    assert "rank 1 of 2 failed first" in failed.stderr
     assert progress(out)["done"] == 0
     assert_ok(sample(out, "--nproc", "2", "--resume"))
     for ours, theirs in zip(levels(out / "sample-000.ome.zarr"), reference, strict=True):

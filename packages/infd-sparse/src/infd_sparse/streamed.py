@@ -148,6 +148,21 @@ def plan_tiles(
     )
 
 
+def allocate_shared(
+    allocate: Allocate,
+    rank: int,
+    barrier: Callable[[], None],
+    name: str,
+    shape: tuple[int, ...],
+    chunks: tuple[int, ...],
+) -> Any:
+    """``allocate(name, shape, chunks)`` called by every rank of a group: rank 0 makes (or replaces) the
+    array, then the others open it once it exists, so no rank replaces an array another is writing."""
+    array = allocate(name, shape, chunks) if rank == 0 else None
+    barrier()
+    return array if array is not None else allocate(name, shape, chunks)
+
+
 class StreamedGrid:
     """Every pixel of ``batch_size`` images of ``grid``, each stage streamed through array stores.
 
@@ -226,9 +241,8 @@ class StreamedGrid:
         name = f"stage-{self._count}"
         chunks = (self.batch_size, 1, self.plan.chunk, self.plan.chunk)
         shape = (self.batch_size, channels, *self.grid)
-        array = self.allocate(name, shape, chunks) if self.rank == 0 else None
-        self.barrier()
-        return StoredField(array if array is not None else self.allocate(name, shape, chunks), self.device)
+        array = allocate_shared(self.allocate, self.rank, self.barrier, name, shape, chunks)
+        return StoredField(array, self.device)
 
     def channels_of(self, x: Any) -> int:
         """A field's channel count (a deferred field is computed on one pixel to learn it)."""

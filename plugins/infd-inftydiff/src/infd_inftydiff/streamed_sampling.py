@@ -30,7 +30,7 @@ from infd_measures.mollifier import GaussianMollifier
 from infd_samplers import ddim_transition, time_grid
 from infd_samplers.parameterisation import to_x0_and_eps
 from infd_samplers.schedule_view import ScheduleView
-from infd_sparse.streamed import StoredField, StreamedGrid, plan_tiles
+from infd_sparse.streamed import StoredField, StreamedGrid, allocate_shared, plan_tiles
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +102,13 @@ def streamed_mollified_ddim(
     of the scratch store; every rank returns it once all have finished."""
     c, height, width = shape
     batch = len(generators)
-    store = ScratchStore(run.scratch_url)
+    store = ScratchStore(run.scratch_url) if run.rank == 0 else None  # rank 0 makes the group first
+    _barrier(run)
+    store = store or ScratchStore(run.scratch_url)
+
+    def allocate(name: str, shape: tuple[int, ...], chunks: tuple[int, ...]) -> Any:
+        return allocate_shared(store.allocate, run.rank, lambda: _barrier(run), name, shape, chunks)
+
     fingerprint = dict(run.fingerprint or {}) | {"shape": [batch, c, height, width], "steps": steps}
     record = store.read_progress()
     if record is not None and record.get("fingerprint") != _jsonable(fingerprint):
@@ -112,7 +118,7 @@ def streamed_mollified_ddim(
     total = len(grid) - 1
     plan = plan_tiles(batch, (height, width), halo, run.tile_budget, point_bytes, channels)
     chunks = (1, 1, plan.chunk, plan.chunk)  # one plane a chunk: ranks that share planes never share one
-    states = [store.allocate(f"x-{i}", (batch, c, height, width), chunks) for i in (0, 1)]
+    states = [allocate(f"x-{i}", (batch, c, height, width), chunks) for i in (0, 1)]
     planes = [(b, ch) for b in range(batch) for ch in range(c)][run.rank :: run.world]
     filter_budget = run.tile_budget
 
@@ -124,7 +130,7 @@ def streamed_mollified_ddim(
 
     if record is None:  # x_T = T(scale ξ), ξ white at the target size
         scale = white_noise_scale(height, width, train_resolution)
-        white = store.allocate("white", (batch, c, height, width), chunks)
+        white = allocate("white", (batch, c, height, width), chunks)
         rows = max(1, filter_budget // (16 * width))
         for b in range(run.rank, batch, run.world):
             for plane, top, band in randn_rows((c, height, width), generators[b], rows):
@@ -142,7 +148,7 @@ def streamed_mollified_ddim(
         progress.step_finished()
         record_progress(done=k + 1)
         fault_point("streamed-step")
-    image = store.allocate("image", (batch, c, height, width), chunks)
+    image = allocate("image", (batch, c, height, width), chunks)
     if not record.get("image"):
         mollifier.filter_streamed(states[total % 2], image, mollifier.wiener_response(wiener_epsilon),
                                   store.allocate, filter_budget, planes=planes,
