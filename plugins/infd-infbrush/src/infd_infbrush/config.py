@@ -40,7 +40,8 @@ class BrushDataConfig(StrictModel):
     )
     embeddings: str | None = Field(
         None,
-        description="a .safetensors table of precomputed embeddings, one row per image of the folder "
+        description="a table of precomputed embeddings (a local .safetensors file, or a .zarr group, local "
+        "or at an fsspec URL), one row per image of the folder "
         "`source` (made by `infd infbrush embed` or any encoder); conditions the model (condition.kind "
         "'embedding') instead of classes",
     )
@@ -98,8 +99,8 @@ class BrushSamplingConfig(StrictModel):
     )
     embeddings: str | None = Field(
         None,
-        description="a .safetensors embedding table (kind 'embedding'): sample i takes row i mod N; "
-        "default: the training table",
+        description="an embedding table, .safetensors or .zarr (kind 'embedding'): sample i takes row i "
+        "mod N; default: the training table",
     )
 
     @model_validator(mode="after")

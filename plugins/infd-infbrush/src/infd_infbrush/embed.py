@@ -2,8 +2,8 @@
 
 Each image (any size) is resized, centre-cropped and normalised as the CLIP model expects (infd-metrics'
 :func:`~infd_metrics.clip.load_clip`, which never downloads weights) and encoded to one L2-normalised
-vector; the vectors go to a safetensors table (:mod:`infd_infbrush.embeddings`) that ``data.embeddings``
-and ``sampling.embeddings`` read.
+vector; the vectors go to a table (:mod:`infd_infbrush.embeddings`: a ``.safetensors`` file or a ``.zarr``
+group, chosen by the name of ``--out``) that ``data.embeddings`` and ``sampling.embeddings`` read.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from infd_core.errors import UsageError
-from infd_infbrush.embeddings import EmbeddingTable, relative_name, write_table
+from infd_infbrush.embeddings import EmbeddingTable, check_table_target, relative_name, write_table
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +28,7 @@ def embed_folder(
     device: str | None = None,
 ) -> EmbeddingTable:
     """Embed every image under ``folder`` with the open_clip model and write the table to ``out``."""
-    if not out.endswith(".safetensors"):
-        raise UsageError(f"--out {out}: an embedding table is a .safetensors file")
+    check_table_target(out)  # a bad name or a zarr location holding something else: before any work
     try:
         from infd_metrics.clip import load_clip
         from infd_metrics.configs import ClipConfig

@@ -1,90 +1,76 @@
 """Precomputed condition embeddings: a table of one vector or one token set per image (∞-Brush's use:
 reference-image embeddings of a pre-trained self-supervised encoder, e.g. pathology or satellite tiles).
 
-A table is a safetensors file holding ``embeddings``: ``[N, D]`` (vectors) or ``[N, T, D]`` (token sets),
-with metadata ``files`` (a JSON list of the N image paths, relative to the image folder) and ``encoder``
-(free text: what made it). Any encoder can write one (:func:`write_table`); ``infd infbrush embed``
-computes one from an image folder with a local open_clip checkpoint. Training crops each image of the
-folder and conditions it on its row; sampling takes rows of the same or of a new table.
+A table (:mod:`infd_infbrush.embedding_table`) holds ``embeddings``: ``[N, D]`` (vectors) or
+``[N, T, D]`` (token sets), ``files`` (the N image paths, relative to the image folder) and ``encoder``
+(free text: what made it), in one of two formats chosen by the name: a ``.safetensors`` file
+(:mod:`infd_infbrush.safetensors_table`) or a ``.zarr`` group, local or at an fsspec URL
+(:mod:`infd_infbrush.zarr_table`). Any encoder can write one (:func:`write_table`, or the formats
+directly); ``infd infbrush embed`` computes one from an image folder with a local open_clip checkpoint.
+Training crops each image of the folder and conditions it on its row; sampling takes rows of the same
+or of a new table.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import torch
 
 from infd_core.errors import ConfigError
 from infd_infbrush.config import BrushDataConfig
+from infd_infbrush.embedding_table import EmbeddingTable, check_writable
 from infd_infbrush.errors import ConditionError
 from infd_io.sources import set_epoch
 
-TENSOR = "embeddings"
+__all__ = ["EmbeddingBatches", "EmbeddingTable", "read_table", "relative_name", "write_table"]
 
 
-@dataclasses.dataclass(frozen=True)
-class EmbeddingTable:
-    """``embeddings [N, D]`` or ``[N, T, D]`` float32, one row per file of ``files``."""
-
-    embeddings: torch.Tensor
-    files: list[str]
-    encoder: str = ""
-
-    @property
-    def dim(self) -> int:
-        return int(self.embeddings.shape[-1])
-
-    def rows(self, count: int) -> torch.Tensor:
-        """Rows ``0, 1, …`` cycled to ``count`` conditions."""
-        return self.embeddings[torch.arange(count) % len(self.embeddings)]
+def table_format(path: str | Path) -> Literal["safetensors", "zarr"]:
+    """The format that the name of ``path`` asks for (``.zarr``, ``.safetensors``); others are refused."""
+    name = str(path).rstrip("/")
+    if name.endswith(".zarr"):
+        return "zarr"
+    if name.endswith(".safetensors"):
+        return "safetensors"
+    raise ConditionError(f"{path}: an embedding table is a .safetensors file or a .zarr group")
 
 
-def read_table(path: str) -> EmbeddingTable:
+def read_table(path: str | Path) -> EmbeddingTable:
     """Read and check a table (one-line :class:`ConditionError` for anything malformed)."""
-    from safetensors import SafetensorError, safe_open
+    if table_format(path) == "zarr":
+        from infd_infbrush.zarr_table import read_zarr_table
 
-    file = Path(path).expanduser()
-    if file.suffix != ".safetensors" or not file.is_file():
-        raise ConditionError(f"{path}: not an existing .safetensors embedding table")
-    try:
-        with safe_open(str(file), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-            names = list(handle.keys())
-            if TENSOR not in names:
-                raise ConditionError(f"{path}: no {TENSOR!r} tensor (found {', '.join(names)})")
-            embeddings = handle.get_tensor(TENSOR)
-    except (SafetensorError, OSError) as exc:
-        raise ConditionError(f"{path}: not a readable safetensors file ({exc})") from None
-    if embeddings.dim() not in (2, 3) or not embeddings.dtype.is_floating_point or len(embeddings) == 0:
-        raise ConditionError(
-            f"{path}: {TENSOR} must be a float [N, D] or [N, T, D] tensor, got {embeddings.dtype} "
-            f"{list(embeddings.shape)}"
-        )
-    try:
-        files = json.loads(metadata.get("files", "null"))
-    except ValueError:
-        files = None
-    if files is not None and (
-        not isinstance(files, list)
-        or len(files) != len(embeddings)
-        or not all(isinstance(f, str) for f in files)
-    ):
-        raise ConditionError(f"{path}: metadata 'files' must list one path per row ({len(embeddings)})")
-    return EmbeddingTable(embeddings.float(), files or [], metadata.get("encoder", ""))
+        return read_zarr_table(str(path))
+    from infd_infbrush.safetensors_table import read_safetensors_table
+
+    return read_safetensors_table(str(path))
 
 
-def write_table(path: str | Path, embeddings: torch.Tensor, files: Sequence[str], encoder: str = "") -> Path:
-    """Write a table (``files``: one path per row, relative to the image folder)."""
-    from safetensors.torch import save_file
+def check_table_target(path: str | Path) -> None:
+    """Refuse, before any work, a name that is no table format or a zarr location holding something else."""
+    if table_format(path) == "zarr":
+        from infd_infbrush.zarr_table import check_replaceable
 
-    if len(files) != len(embeddings):
-        raise ValueError(f"{len(files)} files for {len(embeddings)} embeddings")
-    metadata = {"files": json.dumps(list(files)), "encoder": encoder}
-    save_file({TENSOR: embeddings.detach().float().contiguous().cpu()}, str(path), metadata=metadata)
-    return Path(path)
+        check_replaceable(str(path))
+
+
+def write_table(path: str | Path, embeddings: torch.Tensor, files: Sequence[str], encoder: str = "") -> str:
+    """Write a table: zarr where ``path`` ends in ``.zarr``, a safetensors file where it ends in
+    ``.safetensors`` (``files``: one path per row, relative to the image folder). Returns ``path``."""
+    kind = table_format(path)
+    check_writable(embeddings, files)
+    if kind == "zarr":
+        from infd_infbrush.zarr_table import write_zarr_table
+
+        write_zarr_table(str(path), embeddings, files, encoder)
+    else:
+        from infd_infbrush.safetensors_table import write_safetensors_table
+
+        write_safetensors_table(str(path), embeddings, files, encoder)
+    return str(path)
 
 
 def relative_name(path: str, root: str) -> str:
