@@ -49,13 +49,17 @@ def save_tiny_clip(folder: Path) -> tuple[Path, Path]:
     return weights, architecture
 
 
-def test_embed_command_writes_open_clip_image_embeddings(tmp_path):
+FORMATS = ["safetensors", "zarr"]
+
+
+@pytest.mark.parametrize("suffix", FORMATS)
+def test_embed_command_writes_open_clip_image_embeddings(tmp_path, suffix):
     import open_clip
     from safetensors.torch import load_file
 
     images = write_images(tmp_path / "images", {"a.png": 0.2, "b.png": 0.5, "sub/c.png": 0.8})
     weights, architecture = save_tiny_clip(tmp_path)
-    out = tmp_path / "table.safetensors"
+    out = tmp_path / f"table.{suffix}"
     run_infd("infbrush", "embed", str(images), "--out", str(out), "--clip", str(weights),
              "--clip-architecture", str(architecture), "--device", "cpu")  # fmt: skip
     table = read_table(str(out))
@@ -73,9 +77,16 @@ def test_embed_command_writes_open_clip_image_embeddings(tmp_path):
     assert len({tuple(r.round(decimals=3).tolist()) for r in table.embeddings}) == 3
 
 
-def test_embed_and_table_errors_are_one_line_usage_errors(tmp_path):
+def test_embed_and_table_errors_are_one_line_usage_errors(tmp_path, capsys):
     images = write_images(tmp_path / "images", {"a.png": 0.5})
     run_infd("infbrush", "embed", str(images), "--out", str(tmp_path / "t.npy"), "--clip", "x", expect=2)
+    (tmp_path / "image.zarr").mkdir()
+    (tmp_path / "image.zarr" / "zarr.json").write_text("{}")
+    capsys.readouterr()
+    # a zarr location holding something else is refused before the encoder is even looked for
+    run_infd("infbrush", "embed", str(images), "--out", str(tmp_path / "image.zarr"), "--clip", "x", expect=2)
+    err = capsys.readouterr().err.strip()
+    assert "image.zarr: exists and is not an embedding table" in err and len(err.splitlines()) == 1
     run_infd("infbrush", "embed", str(images), "--out", str(tmp_path / "t.safetensors"),
              "--clip", str(tmp_path / "missing.safetensors"), expect=2)  # fmt: skip
     with pytest.raises(ValueError, match="1 files for 2 embeddings"):
@@ -100,16 +111,17 @@ def write_photo_crops(folder: Path, per_photo: int) -> list[str]:
     return names
 
 
-@pytest.fixture(scope="module")
-def embedding_run(tmp_path_factory) -> Path:
+@pytest.fixture(scope="module", params=FORMATS)
+def embedding_run(tmp_path_factory, request) -> Path:
     """A tiny ∞-Brush trained on crops of a dark and a bright photograph, conditioned on a 4-d table
-    (any encoder: here written by hand, with a little noise per image)."""
-    folder = tmp_path_factory.mktemp("embedding-run")
+    (any encoder: here written by hand, with a little noise per image) in each format; the tests then
+    sample with new tables of the same format."""
+    folder = tmp_path_factory.mktemp(f"embedding-run-{request.param}")
     (folder / "images").mkdir()
     names = sorted(write_photo_crops(folder / "images", per_photo=16))
     g = torch.Generator().manual_seed(0)
     base = torch.tensor([[1.0, 0, 0, 0] if n.startswith("hubble") else [0, 1.0, 0, 0] for n in names])
-    table = folder / "table.safetensors"
+    table = folder / f"table.{request.param}"
     write_table(table, base + 0.05 * torch.randn(len(names), 4, generator=g), names, "by hand")
     config = write_config(
         folder / "run.yaml", folder / "out", steps=200,
@@ -122,8 +134,13 @@ def embedding_run(tmp_path_factory) -> Path:
     return folder
 
 
+def table_suffix(run: Path) -> str:
+    """The format of the run's training table (``.safetensors`` or ``.zarr``)."""
+    return next(run.glob("table.*")).suffix
+
+
 def _means(run: Path, name: str, vector: list[float], scale: float, num: int = 4) -> np.ndarray:
-    table = run / f"{name}.safetensors"
+    table = run / f"{name}{table_suffix(run)}"
     write_table(table, torch.tensor([vector]), ["new.png"], "a new embedding")
     out = run / name
     run_infd("sample", str(run / "out" / "checkpoint"), "--num", str(num), "--out", str(out),
@@ -145,7 +162,7 @@ def test_trains_from_a_table_and_new_embeddings_steer_the_samples(embedding_run)
 
 
 def test_a_table_of_the_wrong_width_is_a_usage_error(embedding_run, tmp_path):
-    wrong = tmp_path / "wrong.safetensors"
+    wrong = tmp_path / f"wrong{table_suffix(embedding_run)}"
     write_table(wrong, torch.zeros(1, 5), ["x.png"])
     run_infd("sample", str(embedding_run / "out" / "checkpoint"), "--num", "1", "--out", str(tmp_path / "s"),
              "--set", f"config.sampling.embeddings={wrong}", expect=2)  # fmt: skip
