@@ -114,6 +114,21 @@ def test_every_malformed_table_is_the_same_one_line_error_in_every_format(tmp_pa
     assert str(error.value).startswith(str(path)) and "\n" not in str(error.value)
 
 
+@pytest.mark.parametrize("suffix", FORMATS)
+def test_the_writers_refuse_what_the_readers_would_refuse(tmp_path, suffix):
+    path = tmp_path / f"t.{suffix}"
+    bad = {
+        r"got float32 \[3\]": (torch.ones(3), FILES[:1]),
+        r"got float32 \[\]": (torch.tensor(1.0), FILES[:1]),
+        "non-finite .* row 0": (torch.tensor([[float("inf")], [0.0]]), FILES),
+        "'files' lists 'a.png' twice": (torch.ones(2, 3), ["a.png", "a.png"]),
+    }
+    for message, (embeddings, files) in bad.items():
+        with pytest.raises(ConditionError, match=message):
+            write_table(path, embeddings, files)
+    assert not path.exists()
+
+
 def test_zarr_float64_beyond_float32_is_refused_as_non_finite(tmp_path):
     library_table(tmp_path / "big.zarr", {"embeddings": np.array([[1.0], [1e300]])}, {})
     with pytest.raises(ConditionError, match=r"non-finite .* row 1"):

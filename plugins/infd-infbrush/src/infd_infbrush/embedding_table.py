@@ -81,8 +81,8 @@ def checked_table(path: str, embeddings: torch.Tensor, files: object, encoder: o
 
 def check_writable(embeddings: torch.Tensor, files: Sequence[str]) -> None:
     """What a writer refuses before writing anything: a table its readers would refuse."""
-    if len(files) != len(embeddings):
-        raise ValueError(f"{len(files)} files for {len(embeddings)} embeddings")
     dtype = str(embeddings.dtype).removeprefix("torch.")
     check_layout("write_table", dtype, not embeddings.is_complex(), embeddings.shape)
+    if len(files) != len(embeddings):
+        raise ValueError(f"{len(files)} files for {len(embeddings)} embeddings")
     checked_table("write_table", embeddings.detach(), list(files), "")
