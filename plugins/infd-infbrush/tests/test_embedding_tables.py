@@ -143,6 +143,10 @@ def test_unreadable_stores_and_names_are_one_line_errors(tmp_path):
     (tmp_path / "junk.safetensors").write_bytes(b"not a table")
     zarr.create_array(str(tmp_path / "array.zarr"), data=GOOD)  # an array, not a group
     library_table(tmp_path / "encoder.zarr", {"embeddings": GOOD}, {"encoder": {"name": "x"}})
+    library_table(tmp_path / "chunk.zarr", {"embeddings": GOOD}, {})
+    for chunk in (p for p in (tmp_path / "chunk.zarr" / "embeddings").rglob("*") if p.name != "zarr.json"):
+        if chunk.is_file():
+            chunk.write_bytes(b"a damaged chunk")
     cases = {
         "junk.zarr": "not a readable zarr group",
         "file.zarr": "not a readable zarr group",
@@ -153,6 +157,7 @@ def test_unreadable_stores_and_names_are_one_line_errors(tmp_path):
         "missing.safetensors": "not an existing .safetensors embedding table",
         "table.npy": r"an embedding table is a \.safetensors file or a \.zarr group",
         "encoder.zarr": "'encoder' must be text, got dict",
+        "chunk.zarr": "embeddings cannot be read",
     }
     for name, message in cases.items():
         with pytest.raises(ConditionError, match=message) as error:
