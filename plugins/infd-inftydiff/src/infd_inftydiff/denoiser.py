@@ -52,14 +52,18 @@ class InftyDiffDenoiser(KernelGeometry, nn.Module):
         c = config.sparse_channels
         emb_dim = 4 * c
         self.time_mlp = nn.Sequential(nn.Linear(c, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
-        # diffusion autoencoder (§5): an encoder of clean images and the latent's share of the embedding
-        self.encoder = LatentEncoder(config) if config.latent_dim else None
-        self.latent_proj = nn.Linear(config.latent_dim, emb_dim) if config.latent_dim else None
+        # diffusion autoencoder (§5): an encoder of clean images whose latent scales and shifts every block
+        latent = config.latent_dim
+        self.encoder = LatentEncoder(config) if latent else None
         self.lift = nn.Linear(config.in_channels, c)
-        self.down = nn.ModuleList(SparseResBlock(c, emb_dim, config) for _ in range(config.sparse_blocks))
-        self.grid = GridUNet(config.grid, c, c, emb_dim)
+        self.down = nn.ModuleList(
+            SparseResBlock(c, emb_dim, config, latent) for _ in range(config.sparse_blocks)
+        )
+        self.grid = GridUNet(config.grid, c, c, emb_dim, latent_dim=latent)
         self.merge = nn.ModuleList(nn.Linear(2 * c, c) for _ in range(config.sparse_blocks))
-        self.up = nn.ModuleList(SparseResBlock(c, emb_dim, config) for _ in range(config.sparse_blocks))
+        self.up = nn.ModuleList(
+            SparseResBlock(c, emb_dim, config, latent) for _ in range(config.sparse_blocks)
+        )
         self.out_norm = nn.LayerNorm(c)
         self.head = nn.Linear(c, config.out_channels)
         nn.init.zeros_(self.head.weight)
@@ -111,17 +115,18 @@ class InftyDiffDenoiser(KernelGeometry, nn.Module):
         scale = self.kernel_scale(grid)
         c = self.config.sparse_channels
         emb = self.time_mlp(timestep_embedding(t, c))
-        if self.latent_proj is not None:
+        if self.config.latent_dim:
             if latent is None or latent.shape != (batch_size, self.config.latent_dim):
                 raise ValueError(f"this model needs a latent [{batch_size}, {self.config.latent_dim}]")
-            emb = emb + self.latent_proj(latent)
+        else:
+            latent = None
         h = ev.pointwise(lambda x, p: self.lift(x), values)
         skips = []
         for block in self.down:
-            h = block.evaluate(ev, h, emb, scale)
+            h = block.evaluate(ev, h, emb, scale, latent=latent)
             skips.append(h)
-        inner = self.grid(to_inner_grid(ev, h, self.config), emb)
+        inner = self.grid(to_inner_grid(ev, h, self.config), emb, latent=latent)
         h = ev.pointwise(lambda x, p: x + grid_to_sparse(inner, p), h)
         for merge, block in zip(self.merge, self.up, strict=True):
-            h = block.evaluate(ev, h, emb, scale, skip=skips.pop(), merge=merge)
+            h = block.evaluate(ev, h, emb, scale, skip=skips.pop(), merge=merge, latent=latent)
         return ev.pointwise(lambda x, p: self.head(self.out_norm(x)), h)
